@@ -1,0 +1,30 @@
+"""Refusals: services raise them, handlers turn them into polite Chinese text."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Refusal(StrEnum):
+    not_registered = "not_registered"
+    not_allowed = "not_allowed"
+    invite_unknown = "invite_unknown"
+    invite_expired = "invite_expired"
+    invite_used_up = "invite_used_up"
+    invite_too_many_tries = "invite_too_many_tries"
+    invite_role_held = "invite_role_held"
+    unknown_street = "unknown_street"
+    unknown_community = "unknown_community"
+    unknown_grid = "unknown_grid"
+    unknown_station = "unknown_station"
+    bad_uses = "bad_uses"
+    not_a_resident = "not_a_resident"
+
+
+class ServiceError(Exception):
+    """A request the rules refuse; nothing was changed."""
+
+    def __init__(self, refusal: Refusal, **details: object) -> None:
+        super().__init__(refusal.value)
+        self.refusal = refusal
+        self.details = details
