@@ -1,0 +1,47 @@
+"""One factory builds the Bot and the Dispatcher for the runners and the tests alike."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+
+from bot.middlewares import CurrentUserMiddleware, FloodLimitMiddleware, UnitOfWorkMiddleware
+from config.settings import Settings
+from handlers import build_router
+from services.clock import Clock
+from storage.db import SessionFactory
+
+
+def make_bot(token: str, api_base_url: str | None = None) -> Bot:
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(api_base_url))
+        if api_base_url
+        else AiohttpSession()
+    )
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def build_dispatcher(
+    *,
+    settings: Settings,
+    session_factory: SessionFactory,
+    clock: Clock,
+    storage: BaseStorage | None = None,
+) -> Dispatcher:
+    """Everything a handler may ask for by name is given here (aiogram's injection)."""
+    dp = Dispatcher(
+        storage=storage or MemoryStorage(),
+        settings=settings,
+        session_factory=session_factory,
+        clock=clock,
+    )
+    dp.update.outer_middleware(FloodLimitMiddleware(clock))
+    dp.update.outer_middleware(UnitOfWorkMiddleware(session_factory, clock))
+    dp.update.outer_middleware(CurrentUserMiddleware())
+    dp.include_router(build_router())
+    return dp

@@ -1,0 +1,48 @@
+"""End to end: the real bot long-polls the project's Bot API stand-in over HTTP.
+
+Every test fails if the bot sent anything the Bot API specification refuses, unless it is
+marked `expect_violations` (the tests of the stand-in's own checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bot.sandbox import Sandbox
+from bot.standin.client import SandboxClient
+from services.clock import ManualClock
+from tests.e2e.people import Person
+
+
+@pytest.fixture
+async def sandbox(
+    db_url: str, clock: ManualClock, request: pytest.FixtureRequest
+) -> AsyncIterator[Sandbox]:
+    box = Sandbox(database_url=db_url, clock=clock, polling_timeout=1)
+    await box.start()
+    try:
+        yield box
+        async with SandboxClient(box.base_url) as client:
+            violations = await client.violations()
+        if request.node.get_closest_marker("expect_violations") is None:
+            assert violations == [], f"the bot sent requests the Bot API refuses: {violations}"
+    finally:
+        await box.stop()
+
+
+@pytest.fixture
+async def client(sandbox: Sandbox) -> AsyncIterator[SandboxClient]:
+    async with SandboxClient(sandbox.base_url) as c:
+        yield c
+
+
+@pytest.fixture
+def person(client: SandboxClient) -> Callable[..., Person]:
+    """`person(user_id, name)` makes a simulated user that talks to the bot."""
+
+    def make(user_id: int, first_name: str = "") -> Person:
+        return Person(client, user_id, first_name)
+
+    return make
