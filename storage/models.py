@@ -25,10 +25,14 @@ class Role(StrEnum):
 HOUSEHOLD_TAGS = ("独居老人", "高龄", "残疾", "低保", "空巢", "特困", "退役军人", "重点关注")
 
 
-# Stored as VARCHAR, not a database enum type: adding a role is then one migration-free change.
-RoleColumn = Enum(
-    Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-)
+def enum_column(enum: type[StrEnum], length: int = 16) -> Enum:
+    """Stored as VARCHAR, not a database enum type, so adding a value needs no type migration."""
+    return Enum(
+        enum, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+RoleColumn = enum_column(Role)
 
 
 class Street(SQLModel, table=True):
@@ -154,3 +158,54 @@ class NlpCorrection(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by: int | None = Field(default=None, foreign_key="app_user.id")
     ticket_id: int | None = None
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    unreachable = "unreachable"
+    cancelled = "cancelled"
+
+
+class Outbox(SQLModel, table=True):
+    """One message to one chat that is not the direct reply to that chat's own update.
+
+    Services write rows; the paced sender renders and delivers them within Telegram's limits.
+    `kind` and `payload` name what to say (rendered at send time by handlers/notices.py), so
+    services stay free of presentation and of aiogram.
+    """
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger, index=True)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    kind: str = Field(max_length=40)
+    payload: str = Field(default="{}")  # JSON
+    # Lower goes first: 0 urgent, 5 notices, 9 broadcasts.
+    priority: int = Field(default=5, ge=0, le=9)
+    status: OutboxStatus = Field(
+        default=OutboxStatus.pending,
+        sa_type=enum_column(OutboxStatus),
+    )
+    attempts: int = 0
+    next_try_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    last_error: str = Field(default="", max_length=300)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    # Enqueuing the same key twice yields one message.
+    idempotency_key: str = Field(unique=True, max_length=120)
+    broadcast_id: int | None = Field(default=None, index=True)
+
+
+class FsmState(SQLModel, table=True):
+    """aiogram's conversation state, kept in the database so a restart loses no half-done flow."""
+
+    __tablename__ = "fsm_state"
+
+    key: str = Field(primary_key=True, max_length=200)
+    state: str | None = Field(default=None, max_length=200)
+    data: str = Field(default="{}")  # JSON
