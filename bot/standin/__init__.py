@@ -6,6 +6,7 @@ docs/sandbox.md.
 """
 
 from bot.standin.client import SandboxClient, SandboxError
+from bot.standin.delivery import RateLimits
 from bot.standin.server import StandIn
 
-__all__ = ["SandboxClient", "SandboxError", "StandIn"]
+__all__ = ["RateLimits", "SandboxClient", "SandboxError", "StandIn"]

@@ -113,8 +113,12 @@ class BotApi:
 
     def _chat(self, params: dict[str, Any]) -> int:
         chat_id = params.get("chat_id")
-        if not isinstance(chat_id, int) or chat_id <= 0:
+        if not isinstance(chat_id, int) or chat_id == 0:
             raise _bad("chat not found")
+        if chat_id < 0:  # a group: only those made with POST /sandbox/groups exist
+            if not self.state.has_chat(chat_id):
+                raise _bad("chat not found")
+            return chat_id
         if not self.state.has_chat(chat_id):
             raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         return chat_id

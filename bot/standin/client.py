@@ -200,6 +200,7 @@ class SandboxClient:
         description: str | None = None,
         count: int | None = None,
         share: float | None = None,
+        migrate_to_chat_id: int | None = None,
     ) -> Json:
         body: Json = {"method": method, "error_code": error_code}
         optional = {
@@ -208,9 +209,47 @@ class SandboxClient:
             "description": description,
             "count": count,
             "share": share,
+            "migrate_to_chat_id": migrate_to_chat_id,
         }
         body.update({key: value for key, value in optional.items() if value is not None})
         return await self._request("POST", "/sandbox/faults", body=body)
 
     async def clear_faults(self) -> None:
         await self._request("DELETE", "/sandbox/faults")
+
+    # ---- delivery: rate limits, counts, groups -----------------------------------------------
+
+    async def set_limits(
+        self,
+        *,
+        overall_per_s: float | None = None,
+        per_chat_per_s: float | None = None,
+        burst: int | None = None,
+        group_per_min: int | None = None,
+    ) -> Json:
+        """Turn Telegram's flood limits on (unnamed limits take Telegram's defaults)."""
+        given = {
+            "overall_per_s": overall_per_s,
+            "per_chat_per_s": per_chat_per_s,
+            "burst": burst,
+            "group_per_min": group_per_min,
+        }
+        body = {key: value for key, value in given.items() if value is not None}
+        return dict((await self._request("POST", "/sandbox/limits", body=body))["limits"])
+
+    async def clear_limits(self) -> None:
+        await self._request("DELETE", "/sandbox/limits")
+
+    async def stats(self) -> Json:
+        """{"delivered": {"<chat_id>": n}, "429": n, "calls": n, "sends": n}"""
+        return await self._request("GET", "/sandbox/stats")
+
+    async def reset_stats(self) -> None:
+        await self._request("DELETE", "/sandbox/stats")
+
+    async def add_group(self, chat_id: int, title: str | None = None) -> Json:
+        """A group chat (negative id) the bot is a member of."""
+        body: Json = {"chat_id": chat_id}
+        if title is not None:
+            body["title"] = title
+        return await self._request("POST", "/sandbox/groups", body=body)

@@ -6,9 +6,12 @@ documented with examples in docs/sandbox.md.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -122,6 +125,27 @@ class _Control:
     def __init__(self, standin: StandIn) -> None:
         self.standin = standin
         self.state = standin.state
+        # Set while the server shuts down: releases the pages' long polls at once.
+        self._closing = asyncio.Event()
+        # A first reading of the clock, to tell its speed from later ones.
+        self._clock_origin = (time.monotonic(), self.state.clock.now())
+
+    async def on_startup(self, app: web.Application) -> None:
+        self._closing.clear()
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        self._closing.set()
+
+    async def _wait_for_change(self, since: int, wait_s: float) -> None:
+        if self._closing.is_set():
+            return
+        change = asyncio.ensure_future(self.state.wait_for_change(since, wait_s))
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            await asyncio.wait({change, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            change.cancel()
+            closing.cancel()
 
     # ---- users -------------------------------------------------------------------------------
 
@@ -213,7 +237,7 @@ class _Control:
         if "since" in request.query:
             since = int(_query_number(request, "since", 0, 2**53))
             wait_s = _query_number(request, "wait_s", 25.0, 60.0)
-            await self.state.wait_for_change(since, wait_s)
+            await self._wait_for_change(since, wait_s)
         messages = [self.state.message_view(m) for m in self.state.messages(chat_id)]
         return web.json_response({"messages": messages, "version": self.state.version})
 
@@ -246,6 +270,23 @@ class _Control:
                 f"attachment; filename*=UTF-8''{quote(stored.file_name, safe='')}"
             )
         return web.Response(body=stored.data, content_type=stored.mime_type, headers=headers)
+
+    # ---- time --------------------------------------------------------------------------------
+
+    def _clock_speed(self, now: datetime) -> float:
+        declared = getattr(self.state.clock, "speed", None)
+        if isinstance(declared, int | float) and not isinstance(declared, bool):
+            return float(declared)
+        started, first = self._clock_origin
+        elapsed = time.monotonic() - started
+        if elapsed <= 0:
+            return 1.0
+        measured = (now - first).total_seconds() / elapsed
+        return max(0.0, float(f"{measured:.3g}"))
+
+    async def clock(self, request: web.Request) -> web.StreamResponse:
+        now = self.state.clock.now()
+        return web.json_response({"now": now.isoformat(), "speed": self._clock_speed(now)})
 
     # ---- observation -------------------------------------------------------------------------
 
@@ -303,6 +344,7 @@ class _Control:
                 description=_str(body, "description"),
                 count=_int(body, "count", required=False),
                 share=share,
+                migrate_to_chat_id=_int(body, "migrate_to_chat_id", required=False),
             )
         except ValueError as exc:
             raise ControlError(str(exc)) from None
@@ -320,6 +362,7 @@ def add_control_routes(app: web.Application, standin: StandIn) -> None:
         ("GET", "/sandbox/chats/{chat_id}/callback_answers", control.callback_answers),
         ("GET", "/sandbox/chats/{chat_id}/commands", control.commands),
         ("GET", "/sandbox/files/{file_id}", control.file),
+        ("GET", "/sandbox/clock", control.clock),
         ("GET", "/sandbox/idle", control.idle),
         ("GET", "/sandbox/violations", control.violations),
         ("DELETE", "/sandbox/violations", control.violations),
@@ -333,3 +376,5 @@ def add_control_routes(app: web.Application, standin: StandIn) -> None:
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path, _guard(handler))
+    app.on_startup.append(control.on_startup)
+    app.on_shutdown.append(control.on_shutdown)

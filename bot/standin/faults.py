@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FAULT_CODES", "Fault", "FaultInjector"]
+__all__ = ["FAULT_CODES", "MIGRATED", "Fault", "FaultInjector"]
 
 FAULT_CODES = frozenset({400, 403, 429, 500})
 _DEFAULT_DESCRIPTIONS = {
@@ -14,6 +14,7 @@ _DEFAULT_DESCRIPTIONS = {
     403: "Forbidden: bot was blocked by the user",
     500: "Internal Server Error",
 }
+MIGRATED = "Bad Request: group chat was upgraded to a supergroup chat"
 
 
 @dataclass
@@ -26,6 +27,8 @@ class Fault:
     description: str | None = None
     count: int | None = None
     share: float | None = None
+    # A 400 telling the bot that the group became this supergroup.
+    migrate_to_chat_id: int | None = None
 
     def matches(self, method: str, chat_id: int | None) -> bool:
         if self.method.lower() != method.lower():
@@ -42,6 +45,13 @@ class Fault:
                 "parameters": {"retry_after": self.retry_after},
             }
             return body
+        if self.migrate_to_chat_id is not None:
+            return {
+                "ok": False,
+                "error_code": 400,
+                "description": self.description or MIGRATED,
+                "parameters": {"migrate_to_chat_id": self.migrate_to_chat_id},
+            }
         return {
             "ok": False,
             "error_code": self.error_code,
@@ -58,6 +68,7 @@ class Fault:
             "description": self.response()["description"],
             "count": self.count,
             "share": self.share,
+            "migrate_to_chat_id": self.migrate_to_chat_id,
         }
 
 
@@ -79,9 +90,12 @@ class FaultInjector:
         description: str | None = None,
         count: int | None = None,
         share: float | None = None,
+        migrate_to_chat_id: int | None = None,
     ) -> Fault:
         if error_code not in FAULT_CODES:
             raise ValueError(f"error_code must be one of {sorted(FAULT_CODES)}")
+        if migrate_to_chat_id is not None and error_code != 400:
+            raise ValueError("migrate_to_chat_id goes with error_code 400")
         if count is not None and share is not None:
             raise ValueError("give count or share, not both")
         if count is None and share is None:
@@ -101,6 +115,7 @@ class FaultInjector:
             description=description,
             count=count,
             share=share,
+            migrate_to_chat_id=migrate_to_chat_id,
         )
         self._next_id += 1
         self._faults.append(fault)

@@ -26,6 +26,14 @@ from aiohttp import BodyPartReader, web
 
 from bot.standin.botapi import ApiError, BotApi
 from bot.standin.control import add_control_routes
+from bot.standin.delivery import (
+    DeliveryStats,
+    RateLimiter,
+    RateLimits,
+    add_delivery_routes,
+    is_send_method,
+    too_many_requests,
+)
 from bot.standin.faults import FaultInjector
 from bot.standin.spec import ApiSpec, load_spec
 from bot.standin.store import Clock, SandboxState
@@ -97,8 +105,10 @@ class StandIn:
         bot_name: str = "Haitang",
         clock: Clock | None = None,
         first_update_id: int | None = None,
+        limits: RateLimits | None = None,
     ) -> None:
-        """``first_update_id`` starts the update sequence (default: seeded, Telegram-like)."""
+        """``first_update_id`` starts the update sequence (default: seeded, Telegram-like);
+        ``limits`` turns on Telegram's flood limits (off by default; see ``set_limits``)."""
         self.token = token
         prefix = token.split(":", 1)[0]
         self.spec: ApiSpec = load_spec()
@@ -116,6 +126,8 @@ class StandIn:
         self.violations: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
+        self.stats = DeliveryStats()
+        self._limiter = RateLimiter(limits) if limits is not None else None
         self._inflight = 0
         self._last_activity = 0.0
         self._runner: web.AppRunner | None = None
@@ -124,6 +136,7 @@ class StandIn:
         self._app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         self._app.router.add_route("*", "/file/bot{token}/{file_path:.+}", self._handle_file)
         add_control_routes(self._app, self)
+        add_delivery_routes(self._app, self)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -160,11 +173,24 @@ class StandIn:
             await runner.cleanup()
         self._base_url = None
 
+    # ---- rate limits -------------------------------------------------------------------------
+
+    @property
+    def limits(self) -> RateLimits | None:
+        return self._limiter.limits if self._limiter is not None else None
+
+    def set_limits(self, limits: RateLimits | None) -> None:
+        """Answer sends beyond ``limits`` with 429 (None: no limits). Starts fresh windows."""
+        self._limiter = RateLimiter(limits) if limits is not None else None
+
     # ---- idle --------------------------------------------------------------------------------
 
     def is_idle(self, quiet_ms: int) -> bool:
-        """All updates fetched, nothing in flight, no Bot API call for ``quiet_ms``."""
-        if self._inflight or not self.state.all_delivered():
+        """All updates fetched and confirmed, nothing in flight, no Bot API call for ``quiet_ms``.
+
+        A bot that handles updates one by one confirms an update (by asking for the next) only
+        after handling it, so for such a bot idle means done."""
+        if self._inflight or self.state.updates:
             return False
         last = max(self._last_activity, self.state.last_delivery)
         return (time.monotonic() - last) * 1000 >= quiet_ms
@@ -185,6 +211,7 @@ class StandIn:
         if not polling:
             self._inflight += 1
             self._last_activity = time.monotonic()
+            self.stats.calls += 1
         try:
             status, body = await self._dispatch(request, name)
         except Exception:
@@ -235,8 +262,20 @@ class StandIn:
             "params": shown,
             "implemented": self.api.is_implemented(method.name),
         }
-        fault = self.faults.take(method.name, self.api.chat_of(validated.params))
+        chat_id = self.api.chat_of(validated.params)
+        sending = is_send_method(method.name)
+        if sending:
+            self.stats.sends += 1
+            if self._limiter is not None:
+                retry_after = self._limiter.admit(chat_id, time.monotonic())
+                if retry_after is not None:
+                    self.stats.too_many += 1
+                    self._log_call({**entry, "outcome": "limit 429"})
+                    return 429, too_many_requests(retry_after)
+        fault = self.faults.take(method.name, chat_id)
         if fault is not None:
+            if fault.error_code == 429:
+                self.stats.too_many += 1
             self._log_call({**entry, "outcome": f"fault {fault.error_code}"})
             return fault.error_code, fault.response()
         self._log_call(entry)
@@ -258,6 +297,8 @@ class StandIn:
             )
             return exc.status, _failure(exc.status, exc.description)
         entry["outcome"] = "ok"
+        if sending and isinstance(result, dict) and isinstance(result.get("chat"), dict):
+            self.stats.delivered[int(result["chat"]["id"])] += 1
         return 200, {"ok": True, "result": result}
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:

@@ -24,6 +24,7 @@ from bot.standin.media import guess_mime_type, image_size, make_png
 __all__ = [
     "CallbackQueryRecord",
     "Clock",
+    "GroupRecord",
     "PendingUpdate",
     "SandboxState",
     "StoredFile",
@@ -136,6 +137,15 @@ class UserRecord:
 
     def chat_api(self) -> dict[str, Any]:
         return {"id": self.id, "type": "private", "first_name": self.first_name}
+
+
+@dataclass
+class GroupRecord(UserRecord):
+    """A group (negative id) the bot is a member of; ``first_name`` holds its title."""
+
+    def chat_api(self) -> dict[str, Any]:
+        kind = "supergroup" if str(self.id).startswith("-100") else "group"
+        return {"id": self.id, "type": kind, "title": self.first_name}
 
 
 @dataclass
@@ -271,6 +281,19 @@ class SandboxState:
             user.first_name = first_name
             self._changed()
         return user
+
+    def ensure_group(self, chat_id: int, title: str) -> GroupRecord:
+        """A group chat the bot may write to (it is no user: ``user()`` does not find it)."""
+        chat = self._chats.get(chat_id)
+        if chat is not None and isinstance(chat.user, GroupRecord):
+            if chat.user.first_name != title:
+                chat.user.first_name = title
+                self._changed()
+            return chat.user
+        group = GroupRecord(chat_id, title)
+        self._chats[chat_id] = _Chat(group)
+        self._changed()
+        return group
 
     def chat_ids(self) -> list[int]:
         return sorted(self._chats)

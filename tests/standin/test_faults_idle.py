@@ -86,13 +86,15 @@ async def test_idle(api: RawApi, sandbox: SandboxClient) -> None:
     assert time.monotonic() - started >= 0.45
 
     async def fake_bot() -> None:
-        await api.ok("getUpdates", {"timeout": 1})
+        [update] = await api.ok("getUpdates", {"timeout": 1})
         await asyncio.sleep(0.1)
         await api.ok("sendMessage", {"chat_id": 11, "text": "在"})
+        # Asking for the next updates confirms this one: only now is it handled.
+        await api.ok("getUpdates", {"offset": update["update_id"] + 1, "timeout": 0})
 
     started = time.monotonic()
     idle, _ = await asyncio.gather(sandbox.wait_idle(quiet_ms=400, timeout_s=5), fake_bot())
     assert idle is True
-    # It waited for the reply and then for 400 ms of quiet.
+    # It waited for the reply, the confirmation and then 400 ms of quiet.
     assert time.monotonic() - started >= 0.5
     assert [m["text"] for m in await sandbox.messages(11)] == ["有人吗", "在"]
