@@ -8,13 +8,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
 
 from bot.middlewares import CurrentUserMiddleware, FloodLimitMiddleware, UnitOfWorkMiddleware
 from config.settings import Settings
 from handlers import build_router
+from nlp.classifier import Classifier
 from services.clock import Clock
 from storage.db import SessionFactory
+from storage.fsm import SqlStorage
 
 
 def make_bot(token: str, api_base_url: str | None = None) -> Bot:
@@ -31,12 +32,14 @@ def build_dispatcher(
     settings: Settings,
     session_factory: SessionFactory,
     clock: Clock,
+    classifier: Classifier,
     storage: BaseStorage | None = None,
 ) -> Dispatcher:
     """Everything a handler may ask for by name is given here (aiogram's injection)."""
     dp = Dispatcher(
-        storage=storage or MemoryStorage(),
+        storage=storage or SqlStorage(session_factory),
         settings=settings,
+        classifier=classifier,
         session_factory=session_factory,
         clock=clock,
     )

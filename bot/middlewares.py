@@ -23,6 +23,7 @@ from handlers import texts
 from services.clock import Clock
 from services.users import get_user
 from storage.db import SessionFactory
+from storage.fsm import update_session
 from storage.models import ProcessedUpdate
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 return None
             session.add(ProcessedUpdate(update_id=event.update_id, processed_at=self.clock.now()))
             data["session"] = session
+            shared = update_session.set(session)
             try:
                 result = await handler(event, data)
                 await session.commit()
@@ -91,7 +93,12 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 log.exception("update %s failed", event.update_id)
                 await send_replies(bot, _apology(event))
                 return None
+            finally:
+                update_session.reset(shared)
         await send_replies(bot, _replies(result))
+        sender = data.get("sender")
+        if sender is not None:
+            sender.wake()  # the update may have queued notices for others
         return None
 
 

@@ -11,7 +11,10 @@ from pathlib import Path
 from bot.database import prepare_database, sqlite_url
 from bot.factory import build_dispatcher, make_bot
 from bot.sandbox import Sandbox, set_default_menu
+from bot.sender import PacedSender
 from config.settings import Settings
+from handlers.notices import render
+from nlp.classifier import load_classifier
 from services.clock import Clock, ScaledClock, SystemClock
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade_async
@@ -22,13 +25,22 @@ async def run_polling(settings: Settings) -> None:
     await upgrade_async(settings.database_url)
     engine = make_engine(settings.database_url)
     bot = make_bot(settings.bot_token.get_secret_value(), settings.api_base_url)
+    session_factory = make_session_factory(engine)
+    clock = SystemClock()
     dp = build_dispatcher(
-        settings=settings, session_factory=make_session_factory(engine), clock=SystemClock()
+        settings=settings,
+        session_factory=session_factory,
+        clock=clock,
+        classifier=load_classifier(),
     )
+    sender = PacedSender(bot, session_factory, clock, render)
+    dp["sender"] = sender  # handlers and middlewares wake it by name
     try:
         await set_default_menu(bot)
+        sender.start()
         await dp.start_polling(bot, handle_signals=True)
     finally:
+        await sender.stop()
         await bot.session.close()
         await engine.dispose()
 
@@ -40,6 +52,7 @@ async def run_sandbox(
     db_path: Path,
     clock_speed: float,
     announce: Callable[[str], None],
+    headless: bool = False,
 ) -> None:
     clock: Clock = ScaledClock(clock_speed) if clock_speed != 1 else SystemClock()
     database_url = sqlite_url(db_path)
@@ -49,6 +62,12 @@ async def run_sandbox(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with Sandbox(database_url=database_url, clock=clock, port=port, settings=settings) as box:
+    async with Sandbox(
+        database_url=database_url,
+        clock=clock,
+        port=port,
+        settings=settings,
+        chat_page=not headless,
+    ) as box:
         announce(box.base_url)
         await stop.wait()

@@ -12,15 +12,19 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.factory import build_dispatcher, make_bot
+from bot.sender import PacedSender, SendLimits
 from bot.standin import StandIn
+from bot.web import mount_chat_page, persona_loader
 from config.settings import Settings
 from handlers import texts
+from handlers.notices import render
+from nlp.classifier import Classifier, load_classifier
 from services.clock import Clock, SystemClock
 from storage.db import SessionFactory, make_engine, make_session_factory
-from storage.models import ProcessedUpdate
+from storage.models import ProcessedUpdate, User
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,9 @@ class Sandbox:
         port: int = 0,
         settings: Settings | None = None,
         polling_timeout: int = 10,
+        classifier: Classifier | None = None,
+        chat_page: bool = False,
+        send_limits: SendLimits | None = None,
     ) -> None:
         self.database_url = database_url
         self.clock = clock or SystemClock()
@@ -45,11 +52,16 @@ class Sandbox:
             update={"database_url": database_url, "bot_username": "HaitangBot"}
         )
         self.polling_timeout = polling_timeout
+        self.classifier = classifier
+        self.chat_page = chat_page  # serve the chat page (bot.web) at / on the stand-in
         self.standin: StandIn | None = None
         self.engine: AsyncEngine | None = None
         self.session_factory: SessionFactory | None = None
         self.bot: Bot | None = None
         self.dispatcher: Dispatcher | None = None
+        self.send_limits = send_limits
+        # Delivers the outbox (notices to others); handlers get it by name as `sender`.
+        self.sender: PacedSender | None = None
         self.port = 0
         self._polling: asyncio.Task[None] | None = None
 
@@ -64,6 +76,17 @@ class Sandbox:
             highest = (await session.exec(select(func.max(ProcessedUpdate.update_id)))).one()
         return int(highest or 0) + 1
 
+    @staticmethod
+    async def _introduce_registered_users(
+        standin: StandIn, session_factory: SessionFactory
+    ) -> None:
+        """Everyone who has agreed to the notice has talked to the bot before: Telegram lets
+        the bot write to them (it refuses users who never started the bot)."""
+        async with session_factory() as session:
+            users = await session.exec(select(User).where(col(User.consent_at).is_not(None)))
+            for user in users:
+                standin.state.ensure_user(user.telegram_id, user.display_name)
+
     async def start(self) -> None:
         self.engine = make_engine(self.database_url)
         self.session_factory = make_session_factory(self.engine)
@@ -71,16 +94,36 @@ class Sandbox:
             SANDBOX_TOKEN,
             bot_username=self.settings.bot_username,
             first_update_id=await self._next_update_id(self.session_factory),
+            clock=self.clock,
         )
+        if self.chat_page:  # before start: a running aiohttp app takes no new routes
+            mount_chat_page(
+                self.standin.app,
+                persona_loader(self.session_factory),
+                bot_username=self.settings.bot_username,
+            )
+        await self._introduce_registered_users(self.standin, self.session_factory)
         self.port = await self.standin.start("127.0.0.1", self.requested_port)
         self.bot = make_bot(SANDBOX_TOKEN, self.base_url)
         self.dispatcher = build_dispatcher(
-            settings=self.settings, session_factory=self.session_factory, clock=self.clock
+            settings=self.settings,
+            session_factory=self.session_factory,
+            clock=self.clock,
+            classifier=self.classifier or load_classifier(),
         )
+        self.sender = PacedSender(
+            self.bot, self.session_factory, self.clock, render, self.send_limits
+        )
+        self.dispatcher["sender"] = self.sender
         await set_default_menu(self.bot)
+        self.sender.start()
         self._polling = asyncio.create_task(
+            # One update at a time, in order: the stand-in's idle then means handled.
             self.dispatcher.start_polling(
-                self.bot, handle_signals=False, polling_timeout=self.polling_timeout
+                self.bot,
+                handle_signals=False,
+                polling_timeout=self.polling_timeout,
+                handle_as_tasks=False,
             )
         )
 
@@ -90,6 +133,8 @@ class Sandbox:
                 await self.dispatcher.stop_polling()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._polling
+        if self.sender is not None:
+            await self.sender.stop()
         if self.bot is not None:
             await self.bot.session.close()
         if self.standin is not None:

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     invite_ttl_hours: int = Field(default=72, ge=1)
     invite_guess_limit: int = Field(default=5, ge=1)
     invite_guess_window_minutes: int = Field(default=10, ge=1)
+    # Response targets for tickets.
+    urgent_response_hours: float = Field(default=2, gt=0)
+    normal_response_hours: float = Field(default=24, gt=0)
 
     @field_validator("timezone")
     @classmethod

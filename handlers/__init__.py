@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from handlers import common, invite, start
+from handlers import broadcasts, common, events, invite, start, stats, tasks, tickets, visits
 
 
 def build_router() -> Router:
@@ -14,9 +14,17 @@ def build_router() -> Router:
     root = Router(name="root")
     root.message.filter(F.chat.type == ChatType.PRIVATE)
     root.include_routers(
+        tickets.make_flow_reset_router(),
         start.make_router(),
         invite.make_router(),
         common.make_router(),
+        visits.make_router(),
+        tasks.make_router(),
+        events.make_router(),
+        broadcasts.make_router(),
+        stats.make_router(),
+        # Last of the features: it takes a resident's or volunteer's free text as a report.
+        tickets.make_router(),
         common.make_fallback_router(),
     )
     return root

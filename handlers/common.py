@@ -32,10 +32,6 @@ async def on_unknown_command(message: Message) -> Replies:
     return [message.answer(texts.UNKNOWN_COMMAND)]
 
 
-async def on_text(message: Message) -> Replies:
-    return [message.answer(texts.TEXT_RECEIVED)]
-
-
 async def on_other(message: Message) -> Replies:
     return [message.answer(texts.NOT_UNDERSTOOD)]
 
@@ -56,7 +52,6 @@ def make_fallback_router() -> Router:
     router = Router(name="fallback")
     router.message.register(on_guest, ~Registered())
     router.message.register(on_unknown_command, F.text.startswith("/"))
-    router.message.register(on_text, F.text)
     router.message.register(on_other)
     router.callback_query.register(on_stale_button)
     return router

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardMarkup
 
-from handlers import texts
+from handlers import keyboards, texts
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,57 @@ def plain_text(payload: dict[str, Any]) -> Notice:
 def user_text(payload: dict[str, Any]) -> Notice:
     """Text a person typed, shown as they typed it."""
     return Notice(text=texts.esc(payload["text"]), photo=payload.get("photo"))
+
+
+@renders("ticket_status")
+def ticket_status(payload: dict[str, Any]) -> Notice:
+    return Notice(text=texts.notice_status(payload), photo=payload.get("photo"))
+
+
+@renders("ticket_confirm")
+def ticket_confirm(payload: dict[str, Any]) -> Notice:
+    return Notice(
+        text=texts.notice_confirm(payload),
+        reply_markup=keyboards.confirm(int(payload["ticket_id"])),
+        photo=payload.get("photo"),
+    )
+
+
+@renders("ticket_urgent")
+def ticket_urgent(payload: dict[str, Any]) -> Notice:
+    return Notice(
+        text=texts.notice_urgent(payload),
+        reply_markup=keyboards.open_ticket(int(payload["ticket_id"])),
+    )
+
+
+@renders("ticket_dispatched")
+def ticket_dispatched(payload: dict[str, Any]) -> Notice:
+    return Notice(
+        text=texts.notice_dispatched(payload),
+        reply_markup=keyboards.task_offer(int(payload["ticket_id"])),
+    )
+
+
+@renders("ticket_declined")
+def ticket_declined(payload: dict[str, Any]) -> Notice:
+    return Notice(
+        text=texts.notice_declined(payload),
+        reply_markup=keyboards.open_ticket(int(payload["ticket_id"])),
+    )
+
+
+@renders("ticket_supervise")
+def ticket_supervise(payload: dict[str, Any]) -> Notice:
+    return Notice(
+        text=texts.notice_supervise(payload),
+        reply_markup=keyboards.open_ticket(int(payload["ticket_id"])),
+    )
+
+
+@renders("ticket_escalated")
+def ticket_escalated(payload: dict[str, Any]) -> Notice:
+    return Notice(
+        text=texts.notice_escalated(payload),
+        reply_markup=keyboards.open_ticket(int(payload["ticket_id"])),
+    )

@@ -9,10 +9,12 @@ from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
+from nlp import taxonomy
 from services.errors import Refusal
 from services.org import Place
+from services.tickets import TicketCard, VolunteerOption
 from services.users import Profile
-from storage.models import Role
+from storage.models import Rating, Role, Ticket, TicketStatus
 
 
 def esc(value: object) -> str:
@@ -29,22 +31,28 @@ ROLE_NAMES = {
 # The commands of each role, in the order /help and the menu show them.
 COMMANDS: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.resident: (
-        ("help", "查看可用命令"),
+        ("report", "反映问题"),
+        ("mytickets", "我反映的问题"),
         ("me", "我的信息"),
+        ("help", "查看可用命令"),
     ),
     Role.volunteer: (
-        ("help", "查看可用命令"),
+        ("report", "替住户反映问题"),
+        ("tasks", "派给我的任务"),
         ("me", "我的信息和负责的住户"),
+        ("help", "查看可用命令"),
     ),
     Role.coordinator: (
-        ("help", "查看可用命令"),
-        ("me", "我的信息"),
+        ("inbox", "待办事项"),
         ("invite", "邀请志愿者加入"),
+        ("me", "我的信息"),
+        ("help", "查看可用命令"),
     ),
     Role.admin: (
-        ("help", "查看可用命令"),
-        ("me", "我的信息"),
+        ("inbox", "转办到街道的事项"),
         ("invite", "邀请社区工作人员或志愿者"),
+        ("me", "我的信息"),
+        ("help", "查看可用命令"),
     ),
 }
 GUEST_COMMANDS = (("start", "开始使用"),)
@@ -74,7 +82,6 @@ NOT_UNDERSTOOD = "收到啦！目前我还看不懂这类消息，请发送文�
 SOMETHING_WRONG = "抱歉，系统开小差了，请稍后再试。您的信息没有丢失。"
 TOO_FAST = "您发得太快了，请稍等一会儿再试。"
 HELP_HEADER = "您可以使用这些命令："
-TEXT_RECEIVED = "收到您的消息了。反映问题的功能很快开通，请稍候。"
 
 INVITE_CHOOSE_ROLE = "要邀请谁加入？"
 INVITE_CHOOSE_GRID = "请选择志愿者负责的<b>网格</b>："
@@ -103,6 +110,8 @@ REFUSALS: dict[Refusal, str] = {
 
 def refusal(code: Refusal, details: dict[str, object]) -> str:
     values = dict(details)
+    if "status" in values:
+        values["status_name"] = STATUS_NAMES.get(TicketStatus(str(values["status"])), "")
     if "role" in values:
         values["role_name"] = ROLE_NAMES.get(Role(str(values["role"])), "")
     try:
@@ -161,3 +170,267 @@ def invite_created(link: str, role: Role, scope_name: str, uses: int, expires: s
         f"邀请链接已生成（{ROLE_NAMES[role]} · {esc(scope_name)}）：\n{esc(link)}\n\n"
         f"可以使用 {uses} 次，{expires} 前有效。请只发给要邀请的人。"
     )
+
+
+# ---------------------------------------------------------------- tickets
+
+STATUS_NAMES = {
+    TicketStatus.new: "待受理",
+    TicketStatus.accepted: "已受理",
+    TicketStatus.dispatched: "已派单",
+    TicketStatus.in_progress: "处理中",
+    TicketStatus.awaiting_confirmation: "待确认",
+    TicketStatus.closed: "已办结",
+    TicketStatus.escalated: "已转办",
+    TicketStatus.rejected: "不予受理",
+    TicketStatus.duplicate: "重复",
+    TicketStatus.reopened: "重新办理",
+}
+ACTION_NAMES = {
+    "report": "反映问题",
+    "accept": "受理",
+    "dispatch": "派单",
+    "take": "接单",
+    "decline": "无法处理",
+    "resolve": "已处理",
+    "confirm": "确认已解决",
+    "unresolved": "反馈未解决",
+    "rate": "评价",
+    "reopen": "不满意，重新办理",
+    "comment": "留言",
+    "escalate": "转办街道",
+    "refuse": "不予受理",
+    "merge": "合并",
+    "recategorize": "改分类",
+    "attach": "补充",
+    "timeout_close": "超时自动办结",
+}
+RATING_NAMES = {
+    Rating.satisfied: "满意",
+    Rating.basically: "基本满意",
+    Rating.dissatisfied: "不满意",
+}
+
+BTN_RECATEGORIZE = "改分类"
+BTN_ACCEPT = "受理"
+BTN_DISPATCH = "派单"
+BTN_ESCALATE = "转办街道"
+BTN_REFUSE = "不予受理"
+BTN_MERGE = "合并到 {number}"
+BTN_PHOTOS = "查看照片"
+BTN_OPEN = "查看详情"
+BTN_TAKE = "接单"
+BTN_DECLINE = "无法处理"
+BTN_RESOLVE = "已处理"
+BTN_SOLVED = "已解决"
+BTN_UNSOLVED = "未解决"
+BTN_SKIP = "跳过"
+BTN_BACK = "« 返回"
+
+ASK_REPORT = "请用文字说说您遇到的问题，越具体越好。"
+ASK_HOUSEHOLD = "请选择是哪一户的事情："
+NO_HOUSEHOLDS = "您还没有负责的住户，请联系社区工作人员。"
+ASK_REASON = {
+    "decline": "请说说无法处理的原因：",
+    "escalate": "请写明转办街道的原因：",
+    "refuse": "请写明不予受理的原因（居民会看到）：",
+}
+ASK_RESOLUTION = "请写一下处理结果。也可以发一张照片，把结果写在照片说明里。"
+ASK_COMMENT = "谢谢您的评价！还想说点什么吗？可以直接发文字，或点“跳过”。"
+ASK_RATING = "谢谢确认！请为这次办理打个分："
+CHOOSE_CATEGORY = "请选择正确的分类："
+CHOOSE_VOLUNTEER = "派给哪位志愿者？（按是否负责该户、同网格、手头任务少排序）"
+NO_VOLUNTEERS = "本社区暂时没有可派单的志愿者。"
+NO_TICKETS = "目前没有需要处理的事项。"
+NO_MY_TICKETS = "您还没有反映过问题。有事直接发文字告诉我就行。"
+NO_TASKS = "您目前没有待办的任务。"
+INBOX_HEADER = "待办事项（紧急的在前，其次按时间先后），共 {pages} 页，第 {page} 页："
+MY_TICKETS_HEADER = "您反映的问题："
+TASKS_HEADER = "派给您的任务："
+CANCELLED = "好的，已取消。"
+COMMENT_SAVED = "您的意见已记录，谢谢！"
+RATING_THANKS = "谢谢您的评价！"
+RATED_DISSATISFIED = "抱歉没有让您满意。我们已重新办理，并请社区督办。"
+UNRESOLVED_REOPENED = "收到，我们会重新办理，并请社区督办。"
+PHOTO_WITHOUT_REPORT = "如需反映问题，请先用文字描述，再发照片或位置。"
+STAFF_TEXT_HINT = "如需处理事项，请发送 /inbox 查看待办。"
+
+REFUSALS.update(
+    {
+        Refusal.no_community: "请先发送 /start 选择您所在的社区，再反映问题。",
+        Refusal.not_your_household: "这一户不在您负责的名单里。",
+        Refusal.ticket_unknown: "没有找到这件事，或您没有查看的权限。",
+        Refusal.ticket_moved_on: "这件事（{number}）已是“{status_name}”，这个操作已失效。",
+        Refusal.too_many_photos: "每件事最多附 {limit} 张照片，{number} 已经满了。",
+        Refusal.nothing_to_attach: PHOTO_WITHOUT_REPORT,
+        Refusal.unknown_category: "没有这个分类，请重新选择。",
+        Refusal.unknown_volunteer: "这位志愿者不能接这个单，请重新选择。",
+        Refusal.empty_text: "内容不能为空，请再说一下。",
+        Refusal.text_too_long: "内容太长了，请控制在 {limit} 字以内。",
+        Refusal.not_a_duplicate: "这两件事不能合并。",
+    }
+)
+
+
+def category_name(code: str) -> str:
+    return taxonomy.chinese_name(code)
+
+
+def when(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%m月%d日 %H:%M")
+
+
+def urgency(urgent: bool) -> str:
+    return "🔴 紧急" if urgent else "一般"
+
+
+def ticket_received(ticket: Ticket, tz: ZoneInfo) -> str:
+    hours = int((ticket.respond_by - ticket.created_at).total_seconds() // 3600)
+    if ticket.category == taxonomy.UNSURE:
+        category = "待分诊（工作人员会为您确认）"
+    else:
+        category = category_name(ticket.category)
+    return (
+        f"已收到您反映的问题，编号 <b>{ticket.number}</b>。\n"
+        f"分类：{category}\n"
+        f"紧急程度：{urgency(ticket.urgent)}\n"
+        f"接下来：社区工作人员会在 {hours} 小时内（{when(ticket.respond_by, tz)} 前）受理，"
+        "进展会随时告诉您。\n"
+        "还可以接着发照片（最多 3 张）或位置。"
+    )
+
+
+def photo_added(number: str, count: int) -> str:
+    return f"照片已加到 {number}（第 {count} 张）。"
+
+
+def location_added(number: str) -> str:
+    return f"位置已加到 {number}。"
+
+
+def ticket_line(ticket: Ticket) -> str:
+    flag = "🔴" if ticket.urgent else "•"
+    supervised = "·督办" if ticket.supervised else ""
+    return (
+        f"{flag} {ticket.number} {category_name(ticket.category)}"
+        f" · {STATUS_NAMES[ticket.status]}{supervised}"
+    )
+
+
+def ticket_card(c: TicketCard, tz: ZoneInfo) -> str:
+    t = c.ticket
+    head = f"<b>{t.number}</b> {urgency(t.urgent)} · {STATUS_NAMES[t.status]}"
+    if t.supervised:
+        head += " · <b>督办</b>"
+    lines = [head]
+    reason = f"（依据：{esc('、'.join(t.keywords.split(';')))}）" if t.keywords else ""
+    lines.append(f"分类：{category_name(t.category)}{reason}")
+    if t.urgent_cue:
+        lines.append(f"紧急原因：{esc(t.urgent_cue)}")
+    lines.append(f"内容：{esc(t.text)}")
+    lines.append(f"反映人：{esc(c.reporter)}" + (f"  电话：{c.phone}" if c.phone else ""))
+    if c.address:
+        lines.append(f"地址：{esc(c.address)}")
+    if t.latitude is not None and t.longitude is not None:
+        lines.append(f"位置：{t.latitude:.5f}, {t.longitude:.5f}")
+    if c.photos:
+        lines.append(f"照片：{len(c.photos)} 张")
+    if c.assignee:
+        lines.append(f"处理人：{esc(c.assignee)}")
+    if t.resolution_note:
+        lines.append(f"处理结果：{esc(t.resolution_note)}")
+    if t.rating:
+        lines.append(
+            f"评价：{RATING_NAMES[t.rating]}"
+            + (f"（{esc(t.rating_comment)}）" if t.rating_comment else "")
+        )
+    for other in c.duplicates:
+        lines.append(f"⚠️ 可能重复：{other.number}（7 天内同户或同楼、同类）")
+    lines.append("记录：")
+    for h in c.history[-8:]:
+        status = f" → {STATUS_NAMES[h.to_status]}" if h.to_status else ""
+        note = f"：{esc(h.note)}" if h.note and h.action != "report" else ""
+        lines.append(
+            f"{when(h.at, tz)} {esc(h.actor)} {ACTION_NAMES.get(h.action, h.action)}{status}{note}"
+        )
+    return "\n".join(lines)
+
+
+def volunteer_label(o: VolunteerOption) -> str:
+    marks = []
+    if o.looks_after:
+        marks.append("负责该户")
+    elif o.same_grid:
+        marks.append("同网格")
+    marks.append(f"在办 {o.open_load}")
+    return f"{o.name}（{'，'.join(marks)}）"
+
+
+# Outbox notices (rendered at send time from their payload).
+
+
+def notice_status(p: dict[str, object]) -> str:
+    status = STATUS_NAMES[TicketStatus(str(p["status"]))]
+    text = f"您反映的问题 <b>{p['number']}</b> 有新进展：<b>{status}</b>"
+    if p.get("reason"):
+        label = "原因" if status != "重复" else "已与此事合并处理"
+        text += f"\n{label}：{esc(p['reason'])}"
+    if p.get("note"):
+        text += f"\n处理结果：{esc(p['note'])}"
+    return text
+
+
+def notice_confirm(p: dict[str, object]) -> str:
+    return (
+        f"您反映的问题 <b>{p['number']}</b> 已处理完毕。\n"
+        f"处理结果：{esc(p.get('note') or '')}\n\n问题解决了吗？"
+    )
+
+
+def notice_urgent(p: dict[str, object]) -> str:
+    return (
+        f"🔴 <b>紧急事项 {p['number']}</b>（{category_name(str(p['category']))}）\n"
+        f"{esc(p['text'])}\n请尽快受理。"
+    )
+
+
+def notice_dispatched(p: dict[str, object]) -> str:
+    flag = "🔴 紧急" if p.get("urgent") else "新"
+    return (
+        f"{flag}任务 <b>{p['number']}</b>（{category_name(str(p['category']))}）\n"
+        f"{esc(p['text'])}\n地址：{esc(p.get('address') or '')}"
+    )
+
+
+def notice_declined(p: dict[str, object]) -> str:
+    return (
+        f"志愿者 {esc(p['volunteer'])} 无法处理 <b>{p['number']}</b>。\n"
+        f"原因：{esc(p['reason'])}\n请重新派单。"
+    )
+
+
+def notice_supervise(p: dict[str, object]) -> str:
+    return f"⚠️ <b>督办</b>：{p['number']} {esc(p['reason'])}，已重新办理，请跟进。"
+
+
+def notice_escalated(p: dict[str, object]) -> str:
+    return (
+        f"社区转办 <b>{p['number']}</b>（{category_name(str(p['category']))}）\n"
+        f"{esc(p['text'])}\n转办原因：{esc(p['reason'])}"
+    )
+
+
+def task_taken(ticket: Ticket) -> str:
+    return f"已接单：{ticket.number}。处理好后请点“已处理”，写一下结果。"
+
+
+def declined_done(ticket: Ticket) -> str:
+    return f"已退回社区：{ticket.number}。谢谢您的告知。"
+
+
+def resolved_done(ticket: Ticket) -> str:
+    return f"已提交处理结果：{ticket.number}。正在等居民确认。"
+
+
+def category_changed(ticket: Ticket) -> str:
+    return f"{ticket.number} 的分类已改为：{category_name(ticket.category)}"

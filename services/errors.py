@@ -19,6 +19,17 @@ class Refusal(StrEnum):
     unknown_station = "unknown_station"
     bad_uses = "bad_uses"
     not_a_resident = "not_a_resident"
+    no_community = "no_community"
+    not_your_household = "not_your_household"
+    ticket_unknown = "ticket_unknown"
+    ticket_moved_on = "ticket_moved_on"
+    too_many_photos = "too_many_photos"
+    nothing_to_attach = "nothing_to_attach"
+    unknown_category = "unknown_category"
+    unknown_volunteer = "unknown_volunteer"
+    empty_text = "empty_text"
+    text_too_long = "text_too_long"
+    not_a_duplicate = "not_a_duplicate"
 
 
 class ServiceError(Exception):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.database import prepare_database, sqlite_url
+from nlp.classifier import Classifier, load_classifier
 from services.clock import ManualClock
 from storage.db import SessionFactory, make_engine, make_session_factory
 
@@ -27,6 +28,12 @@ def db_url(template_db: Path, tmp_path: Path) -> str:
     path = tmp_path / "haitang.db"
     shutil.copyfile(template_db, path)
     return sqlite_url(path)
+
+
+@pytest.fixture(scope="session")
+def classifier() -> Classifier:
+    """jieba's dictionary loads once for the whole run."""
+    return load_classifier()
 
 
 @pytest.fixture

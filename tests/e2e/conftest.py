@@ -12,15 +12,16 @@ import pytest
 
 from bot.sandbox import Sandbox
 from bot.standin.client import SandboxClient
+from nlp.classifier import Classifier
 from services.clock import ManualClock
 from tests.e2e.people import Person
 
 
 @pytest.fixture
 async def sandbox(
-    db_url: str, clock: ManualClock, request: pytest.FixtureRequest
+    db_url: str, clock: ManualClock, classifier: Classifier, request: pytest.FixtureRequest
 ) -> AsyncIterator[Sandbox]:
-    box = Sandbox(database_url=db_url, clock=clock, polling_timeout=1)
+    box = Sandbox(database_url=db_url, clock=clock, polling_timeout=1, classifier=classifier)
     await box.start()
     try:
         yield box

@@ -51,7 +51,7 @@ async def test_resident_onboarding_from_start_to_profile(
     [me] = await resident.send("/me")
     assert "身份：居民" in me["text"] and "社区：悬桥社区" in me["text"]
     assert "同意使用说明：2026年11月24日 10:00" in me["text"], "shown in Asia/Shanghai"
-    assert await resident.commands() == ["help", "me"]
+    assert await resident.commands() == ["report", "mytickets", "me", "help"]
 
 
 async def test_declining_consent_stores_nothing(sandbox: Sandbox, person: PersonMaker) -> None:
@@ -157,8 +157,8 @@ async def test_help_and_menu_differ_by_role(person: PersonMaker) -> None:
     [c] = await coordinator.send("/help")
     assert "/invite" in c["text"] and "/invite" not in r["text"] and "/invite" not in v["text"]
     assert r["text"].splitlines()[0] == texts.HELP_HEADER
-    assert await coordinator.commands() == ["help", "me", "invite"]
-    assert await resident.commands() == ["help", "me"]
+    assert await coordinator.commands() == ["inbox", "invite", "me", "help"]
+    assert await resident.commands() == ["report", "mytickets", "me", "help"]
 
 
 async def test_residents_cannot_invite_even_with_a_forged_button(
@@ -202,7 +202,7 @@ async def test_double_tap_on_consent_registers_once(sandbox: Sandbox, person: Pe
     assert len(users) == 1
 
 
-async def test_unknown_commands_photos_and_stale_buttons_get_friendly_answers(
+async def test_unknown_commands_stray_photos_and_stale_buttons_get_friendly_answers(
     person: PersonMaker, client: object
 ) -> None:
     resident = person(1001)
@@ -210,6 +210,6 @@ async def test_unknown_commands_photos_and_stale_buttons_get_friendly_answers(
     assert reply["text"] == texts.UNKNOWN_COMMAND
     await resident.client.send_photo(1001)
     assert await resident.client.wait_idle(quiet_ms=150, timeout_s=10)
-    assert (await resident.last())["text"] == texts.NOT_UNDERSTOOD
+    assert (await resident.last())["text"] == texts.PHOTO_WITHOUT_REPORT
     stale = await resident.press_data(await resident.last(), "zz:old", forge=True)
     assert stale.answer is not None and stale.answer["text"] == texts.BUTTON_EXPIRED
