@@ -14,6 +14,7 @@ from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_pla
 
 from bot.sandbox import Sandbox
 from bot.standin.client import SandboxClient
+from nlp.classifier import Classifier
 from services.clock import ManualClock
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,9 +34,17 @@ Screenshot = Callable[[str], Awaitable[Path]]
 
 
 @pytest.fixture
-async def page_sandbox(db_url: str, clock: ManualClock) -> AsyncIterator[Sandbox]:
+async def page_sandbox(
+    db_url: str, clock: ManualClock, classifier: Classifier
+) -> AsyncIterator[Sandbox]:
     """A sandbox with the chat page; fails the test if the bot broke the Bot API rules."""
-    box = Sandbox(database_url=db_url, clock=clock, polling_timeout=1, chat_page=True)
+    box = Sandbox(
+        database_url=db_url,
+        clock=clock,
+        polling_timeout=1,
+        chat_page=True,
+        classifier=classifier,
+    )
     await box.start()
     try:
         yield box

@@ -213,3 +213,35 @@ async def test_bot_html_is_shown_as_text_and_reply_keyboards_work(
     await expect(page.locator(".row.from-user .location")).to_be_visible()
     await reply_keyboard.locator(".kb-button", has_text="我要反映问题").click()
     await expect(page.locator(".row.from-user .text").last).to_contain_text("我要反映问题")
+
+
+async def test_a_need_goes_from_resident_to_coordinator_and_back(
+    page: Page, screenshot: Screenshot
+) -> None:
+    """Issue 9: as 王阿姨 send a need and see the ticket number; as 张书记 open /inbox and tap
+    受理; back as 王阿姨 see the status message."""
+    await persona(page, 1001).click()
+    await type_and_send(page, "楼道里的灯坏了好几天了，晚上上下楼看不见")
+    receipt = bot_message(page, "已收到您反映的问题")
+    await expect(receipt).to_be_visible()
+    found = re.search(r"GS\d{8}-\d{4}", await receipt.inner_text())
+    assert found, await receipt.inner_text()
+    number = found.group(0)
+    await expect(receipt).to_contain_text("设施维修")
+    await screenshot("11-wang-ayi-reports-a-need")
+
+    await persona(page, 3001).click()
+    await type_and_send(page, "/inbox")
+    await page.locator(".row.from-bot .kb-button", has_text=number).last.click()
+    card = await pinned(bot_message(page, number))
+    await expect(card).to_contain_text("待受理")
+    await screenshot("12-zhang-shuji-ticket-card")
+    await card.locator(".kb-button", has_text=re.compile("^受理$")).click()
+    await expect(card).to_contain_text("已受理")
+    await screenshot("13-zhang-shuji-accepted")
+
+    await persona(page, 1001).click()
+    status = bot_message(page, "有新进展")
+    await expect(status).to_contain_text(number)
+    await expect(status).to_contain_text("已受理")
+    await screenshot("14-wang-ayi-sees-the-status")
