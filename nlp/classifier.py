@@ -2,24 +2,29 @@
 
 How a message is read:
 
-1. jieba (accurate mode, its own ``Tokenizer`` with the project's user dictionary and every
-   lexicon term added) cuts the text; the token boundaries are kept.
+1. jieba cuts the text once, in accurate mode, with its own ``Tokenizer`` (not the module global)
+   holding the project's user dictionary and every lexicon term. HMM new-word discovery is off:
+   the cut only supplies word boundaries, and unknown names need no merging. The boundaries are
+   kept.
 2. One pass of an Aho-Corasick automaton over the characters finds every lexicon term, negator,
-   hedge and past-time marker. Matches are taken leftmost-longest. A term that lines up with jieba's
-   boundaries counts in full, one that cuts through a jieba word counts less, and a one-character
-   term counts only when it is a whole jieba word ("吵" yes, the 吵 inside "吵架" no). A pattern
-   ``*声`` in the lexicon matches any word ending in 声 (马达声, 叫声).
+   hedge and time marker. Longest matches win. A term that lines up with jieba's words counts in
+   full, one that cuts through a jieba word counts less, and a one-character term counts only as
+   a whole jieba word ("吵" yes, the 吵 inside "吵架" no). A pattern ``*声`` matches any word
+   ending in 声 (马达声, 叫声). Category terms and urgency cues are selected separately, so a long
+   category term ("头晕站不起来") does not hide the cue inside it ("站不起来").
 3. Each term adds its weights to its categories. The best category wins unless the evidence is
    thin or evenly split (confidence below ``unsure_threshold``): then the need is "unsure" and goes
    to a coordinator. The reasons shown are the matched terms of the winning category.
 4. Urgency is a score. ``[urgent.always]`` cues (煤气味, 着火, 不想活…) are urgent in any category
-   but a calm one (a relief application after a fire); ``[urgent.cues]`` and the implicit combos
-   (an older person + not seen + for days) count only in categories where danger is possible. A
-   negator just before a cue ("没有煤气味"), a hypothetical ("万一着火") or a past-time marker
-   ("前阵子着了火") in the same clause cancels it; a hedge ("不急", "有空再来") cancels the soft cues.
+   but a calm one (a relief application after a fire); ``[urgent.cues]`` (positive, or negative
+   for chronic and administrative wording such as 经常, 请问, 怎么申请) and the implicit combos (an
+   older person + not seen + for days) count unless a category where danger is not expected
+   clearly won. A negator or hypothetical just before a cue ("没有煤气味", "万一着火"), a
+   past-time marker earlier in its clause ("前阵子着了火") or an "after" marker right behind it
+   ("中风以后") cancels it; a hedge ("不急", "有空再来") cancels everything but explicit cues.
 
-The work on top of the jieba pass is one dictionary step per character plus a little bookkeeping
-per match, so classification costs little more than ``jieba.lcut``.
+The work on top of the jieba pass is one or two dictionary lookups per character plus a little
+bookkeeping per match.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ _NOT_CAT: Final = 8
 _SUFFIX: Final = 16  # "*X": only counts at the end of a jieba word
 _AFTER: Final = 32  # "以后" right after a cue: the event is over ("中风以后")
 _BLOCK: Final = 64  # a cue set to 0 in the lexicon: blocks the cues inside it ("差点打起来")
+_STOP: Final = 128  # a stop word: weightless, but blocks the terms inside it ("几声" is not "*声")
 _URGENCY_FLAGS: Final = _NEG | _PAST | _HEDGE | _AFTER | _BLOCK
 
 # how a match must line up with jieba's words, per selection
@@ -180,6 +186,9 @@ class Classifier:
         for key in set(cues) | set(always):
             if cues.get(key) == 0 or always.get(key) == 0:
                 flags[key] = flags.get(key, 0) | _BLOCK
+        for key in stop:
+            if len(key) >= 2:
+                flags[key] = flags.get(key, 0) | _STOP
 
         entries: dict[str, _Entry] = {}
         for key in sorted(set(cats) | set(always) | set(cues) | set(bits) | set(flags)):
@@ -196,7 +205,7 @@ class Classifier:
                 if cat_w:
                     cat_mode = _WHOLE if single else _FREE
                 else:
-                    cat_mode = _WHOLE if flag & _NOT_CAT else _NONE
+                    cat_mode = _WHOLE if flag & (_NOT_CAT | _STOP) else _NONE
                 if cue_w or always_w or combo_w:
                     cue_mode = _WHOLE if single else _FREE
                 elif flag & _URGENCY_FLAGS:
@@ -323,7 +332,10 @@ class Classifier:
         hits.sort()
 
         # Two selections over the same hits, so that a long category term ("头晕站不起来") does
-        # not hide the urgency cue inside it ("站不起来") and vice versa. Longest matches win.
+        # not hide the urgency cue inside it ("站不起来") and vice versa. Longest matches win: a
+        # category term inside a longer one does not count ("物业" in "物业费"), one that only
+        # overlaps it does ("地下车库" and "车库收费"); cues may not overlap at all, so that
+        # "差点打起来" (set to 0) blocks "打起来".
         taken_cat = taken_cue = 0
         cat_sel: list[tuple[int, _Entry, float]] = []
         cue_sel: list[tuple[int, int, _Entry]] = []
@@ -333,33 +345,32 @@ class Classifier:
         pasts: list[int] = []  # starts of past-time markers
         afters: set[int] = set()  # starts of "after" markers
         for neg_len, start, end, entry in hits:
+            cat_mode, cue_mode = entry.cat_mode, entry.cue_mode
             span = ((1 << -neg_len) - 1) << start
-            mode = entry.cat_mode
-            if mode and not taken_cat & span:
-                if mode == _FREE:
-                    left, right = start in bounds, end in bounds
-                    factor = (
-                        1.0
-                        if left and right
-                        else (ONE_SIDE_WEIGHT if left or right else NO_SIDE_WEIGHT)
-                    )
+            if cat_mode and taken_cat & span != span:
+                if cat_mode == _FREE:
                     taken_cat |= span
+                    if start in bounds:
+                        factor = 1.0 if end in bounds else ONE_SIDE_WEIGHT
+                    else:
+                        factor = ONE_SIDE_WEIGHT if end in bounds else NO_SIDE_WEIGHT
                     cat_sel.append((start, entry, factor))
-                elif mode == _WHOLE:
+                elif cat_mode == _WHOLE:
                     if start in bounds and end in bounds:
                         taken_cat |= span
                         if entry.cats:
                             cat_sel.append((start, entry, 1.0))
-                        else:
+                        elif entry.flags & _NOT_CAT:
                             not_cat_ends.append(end)
                 elif end in bounds and start not in bounds:  # _END
                     taken_cat |= span
                     cat_sel.append((start, entry, 1.0))
-            mode = entry.cue_mode
             if (
-                mode
+                cue_mode
                 and not taken_cue & span
-                and (mode == _FREE or (start in bounds and (mode == _START or end in bounds)))
+                and (
+                    cue_mode == _FREE or (start in bounds and (cue_mode == _START or end in bounds))
+                )
             ):
                 taken_cue |= span
                 flags = entry.flags
@@ -377,7 +388,7 @@ class Classifier:
 
         # category
         scores = [0.0] * ncat
-        contrib: list[tuple[float, int, str]] = []
+        counted: list[tuple[str, float, tuple[tuple[int, float], ...]]] = []
         seen: set[str] = set()
         for start, entry, factor in cat_sel:
             key = entry.key
@@ -386,10 +397,13 @@ class Classifier:
             seen.add(key)
             if not_cat_ends and any(0 <= start - e <= 2 for e in not_cat_ends):
                 factor *= NOT_CATEGORY_FACTOR
-            for ci, weight in entry.cats:
-                weight *= factor
-                scores[ci] += weight
-                contrib.append((weight, ci, key))
+            if factor == 1.0:
+                for ci, weight in entry.cats:
+                    scores[ci] += weight
+            else:
+                for ci, weight in entry.cats:
+                    scores[ci] += weight * factor
+            counted.append((key, factor, entry.cats))
         s1 = max(scores)
         top = scores.index(s1)
         scores[top] = -1.0
@@ -403,7 +417,12 @@ class Classifier:
         else:
             confidence = (s1 / (s1 + s2)) * (s1 / (s1 + EVIDENCE_SCALE))
             runner_up = CATEGORY_CODES[second] if s2 > 0 else None
-            ranked = sorted((-w, k) for w, ci, k in contrib if ci == top)
+            ranked = sorted(
+                (-weight * factor, key)
+                for key, factor, cats in counted
+                for ci, weight in cats
+                if ci == top
+            )
             keywords = tuple(dict.fromkeys(k for _, k in ranked))[:MAX_KEYWORDS]
             category = CATEGORY_CODES[top] if confidence >= self._threshold else UNSURE
 
@@ -522,7 +541,7 @@ def build_classifier(lexicon: Lexicon, user_dict: Path | None = USER_DICT_PATH) 
     for word in classifier.dictionary_words():
         if not any(ch in CLAUSE_BREAKS for ch in word):
             tokenizer.add_word(word)
-    # warm up jieba's HMM and regexes so that the first real message is fast
+    # warm up jieba's regexes and our automaton so that the first real message is fast
     classifier.classify("海棠先锋今天走访了独居老人，楼道里有煤气味。")
     return classifier
 

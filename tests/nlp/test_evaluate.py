@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from nlp.evaluate import Example, format_report, parse_example, read_examples, score
+from nlp.classifier import Classifier
+from nlp.evaluate import (
+    Example,
+    evaluate,
+    format_report,
+    parse_example,
+    read_examples,
+    score,
+)
 from nlp.lexicon import DEV_SET_PATH
 
 
@@ -63,3 +71,15 @@ def test_extra_set_is_new_text(tmp_path: Path) -> None:
     assert len(extra) >= 300
     assert not dev & {e.text for e in extra}
     assert {e.category for e in extra} == {e.category for e in read_examples(DEV_SET_PATH)}
+
+
+def test_quality_floors_on_dev_and_extra(classifier: Classifier) -> None:
+    """A guard against lexicon edits that break things (the targets are measured by the CLI)."""
+    from tests.nlp.conftest import EXTRA_SET
+
+    for path, floor in ((DEV_SET_PATH, 0.95), (EXTRA_SET, 0.9)):
+        report = evaluate(classifier, read_examples(path))
+        assert report.macro_f1 >= floor, path
+        assert report.urgent_recall >= 0.95, path
+        assert report.urgent_precision >= 0.9, path
+        assert report.unsure_share <= 0.05, path
