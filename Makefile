@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck pytest bench clean chromium
+.PHONY: run test install lint typecheck pytest bench clean chromium cjk-font
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ typecheck: install
 	$(BIN)/mypy
 
 # The browser tests (tests/web) drive Debian's chromium; `playwright install` is never used.
-# Installed once, non-interactively, when missing (with a CJK font for legible screenshots).
+# Installed once, non-interactively, when missing.
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -39,10 +39,22 @@ chromium:
 		echo "installing chromium for the browser tests"; \
 		$(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-			chromium fonts-noto-cjk; \
+			chromium; \
 	fi
 
-pytest: install chromium
+# A CJK font (Debian's fonts-noto-cjk): the /stats charts and the screenshots show Chinese
+# with it. Installed once, non-interactively, when no font for Chinese is found.
+CJK_FONT ?= /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+
+cjk-font:
+	@if [ ! -f $(CJK_FONT) ] && ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "installing fonts-noto-cjk for the charts"; \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			fonts-noto-cjk; \
+	fi
+
+pytest: install chromium cjk-font
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -153,10 +153,12 @@ async def start_worker(
         )
 
 
-async def finish(process: asyncio.subprocess.Process) -> dict[str, int]:
+async def finish(process: asyncio.subprocess.Process, log_path: Path) -> dict[str, int]:
     out, _ = await process.communicate()
     if process.returncode != 0:
-        raise RuntimeError(f"the sending process exited with {process.returncode}")
+        log = await asyncio.to_thread(log_path.read_text, encoding="utf-8")
+        tail = "\n".join(log.splitlines()[-20:])
+        raise RuntimeError(f"the sending process exited with {process.returncode}:\n{tail}")
     lines = out.decode().strip().splitlines()
     return dict(json.loads(lines[-1])) if lines else {}
 
@@ -231,7 +233,7 @@ async def run(recipients: int, *, crash: KillMode | None, workdir: Path) -> Run:
             killed_after = time.monotonic() - started
             sending_at_kill = await sending_now(database_url)
             process = await start_worker(database_url, standin.base_url, log_path)
-        outcomes.append(await finish(process))
+        outcomes.append(await finish(process, log_path))
         seconds = time.monotonic() - started
         rows = await rows_of(database_url)
         delivered: Counter[int] = Counter()
@@ -252,7 +254,8 @@ async def run(recipients: int, *, crash: KillMode | None, workdir: Path) -> Run:
     extra = sum(max(0, n - 1) for n in delivered.values())
     sent_times = sorted(r.sent_at for r in rows if r.sent_at is not None)
     span = (sent_times[-1] - sent_times[0]).total_seconds() if len(sent_times) > 1 else 0.0
-    pauses = log_path.read_text(encoding="utf-8").count("flood control: all sending paused")
+    log = await asyncio.to_thread(log_path.read_text, encoding="utf-8")
+    pauses = log.count("flood control: all sending paused")
     return Run(
         recipients=recipients,
         seconds=seconds,

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bot.cli_nlp import nlp_app
 from bot.cli_roster import export_app, import_app
+from bot.cli_stats import DemoScale, report_command, seed_district_command
 from bot.logs import setup_logging
 from config.settings import Settings
 from services.clock import SystemClock
@@ -33,6 +34,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(nlp_app, name="nlp")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.command("report")(report_command)
 
 
 def fail(message_zh: str, message_en: str, code: int = 1) -> NoReturn:
@@ -131,9 +133,23 @@ def db_upgrade() -> None:
 
 
 @app.command("seed-demo")
-def seed_demo() -> None:
+def seed_demo(
+    scale: Annotated[
+        DemoScale,
+        typer.Option(
+            help="small：小型演示数据；district：全区规模的数据（约两分钟）/ small: the demo district; "
+            "district: a district-sized data set (about two minutes)."
+        ),
+    ] = DemoScale.small,
+    fraction: Annotated[
+        float, typer.Option(min=0.001, max=1.0, hidden=True, help="Scale the district set down.")
+    ] = 1.0,
+) -> None:
     """生成演示街道、社区、住户和人物（可重复运行）/ Create the demo district (idempotent)."""
     settings = load_settings()
+    if scale == DemoScale.district:
+        seed_district_command(settings, fraction)
+        return
     from bot.database import prepare_database
 
     report = asyncio.run(prepare_database(settings.database_url, SystemClock()))

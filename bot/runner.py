@@ -11,10 +11,12 @@ from pathlib import Path
 from bot.database import prepare_database, sqlite_url
 from bot.factory import build_dispatcher, make_bot
 from bot.sandbox import Sandbox, set_default_menu
+from bot.scheduler import SANDBOX_INTERVAL_S, build_scheduler, rules_from
 from bot.sender import PacedSender
 from config.settings import Settings
 from handlers.notices import render
 from nlp.classifier import load_classifier
+from services import followups
 from services.clock import Clock, ScaledClock, SystemClock
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade_async
@@ -35,11 +37,22 @@ async def run_polling(settings: Settings) -> None:
     )
     sender = PacedSender(bot, session_factory, clock, render)
     dp["sender"] = sender  # handlers and middlewares wake it by name
+    followups.configure(rules_from(settings.tz, settings.quiet_hours))
+    scheduler = build_scheduler(
+        session_factory,
+        clock,
+        tz=settings.tz,
+        sender=sender,
+        sweep_delay_ms=settings.sweep_delay_ms,
+        quiet_hours=settings.quiet_hours,
+    )
     try:
         await set_default_menu(bot)
         sender.start()
+        scheduler.start()  # its first sweep acts on what fell due while the bot was down
         await dp.start_polling(bot, handle_signals=True)
     finally:
+        await scheduler.stop()
         await sender.stop()
         await bot.session.close()
         await engine.dispose()
@@ -57,6 +70,7 @@ async def run_sandbox(
     clock: Clock = ScaledClock(clock_speed) if clock_speed != 1 else SystemClock()
     database_url = sqlite_url(db_path)
     await prepare_database(database_url, clock)
+    followups.configure(rules_from(settings.tz, settings.quiet_hours))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -68,6 +82,7 @@ async def run_sandbox(
         port=port,
         settings=settings,
         chat_page=not headless,
+        sweep_interval_s=SANDBOX_INTERVAL_S,
     ) as box:
         announce(box.base_url)
         await stop.wait()

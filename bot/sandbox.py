@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from bot.factory import build_dispatcher, make_bot
+from bot.scheduler import FollowUpScheduler, build_scheduler
 from bot.sender import PacedSender, SendLimits
 from bot.standin import StandIn
 from bot.web import mount_chat_page, persona_loader
@@ -44,6 +45,7 @@ class Sandbox:
         classifier: Classifier | None = None,
         chat_page: bool = False,
         send_limits: SendLimits | None = None,
+        sweep_interval_s: float | None = None,
     ) -> None:
         self.database_url = database_url
         self.clock = clock or SystemClock()
@@ -62,6 +64,10 @@ class Sandbox:
         self.send_limits = send_limits
         # Delivers the outbox (notices to others); handlers get it by name as `sender`.
         self.sender: PacedSender | None = None
+        # Sweeps due follow-ups every `sweep_interval_s` (`haitang sandbox`: every second);
+        # None: no scheduler, tests call services.followups.sweep themselves.
+        self.sweep_interval_s = sweep_interval_s
+        self.scheduler: FollowUpScheduler | None = None
         self.port = 0
         self._polling: asyncio.Task[None] | None = None
 
@@ -117,6 +123,17 @@ class Sandbox:
         self.dispatcher["sender"] = self.sender
         await set_default_menu(self.bot)
         self.sender.start()
+        if self.sweep_interval_s is not None:
+            self.scheduler = build_scheduler(
+                self.session_factory,
+                self.clock,
+                tz=self.settings.tz,
+                interval_s=self.sweep_interval_s,
+                sender=self.sender,
+                sweep_delay_ms=self.settings.sweep_delay_ms,
+                quiet_hours=self.settings.quiet_hours,
+            )
+            self.scheduler.start()
         self._polling = asyncio.create_task(
             # One update at a time, in order: the stand-in's idle then means handled.
             self.dispatcher.start_polling(
@@ -133,6 +150,8 @@ class Sandbox:
                 await self.dispatcher.stop_polling()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._polling
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         if self.sender is not None:
             await self.sender.stop()
         if self.bot is not None:

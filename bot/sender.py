@@ -74,6 +74,8 @@ Render = Callable[[str, dict[str, Any]], Notice]
 P = ParamSpec("P")
 T = TypeVar("T")
 _EPSILON = 1e-9
+# 400s that mean the chat cannot be written to, like a 403.
+_UNREACHABLE_400 = ("chat not found", "peer_id_invalid", "user not found")
 
 
 @dataclass(frozen=True)
@@ -346,11 +348,11 @@ class PacedSender:
         try:
             notice = self.render(row.kind, json.loads(row.payload))
         except UnknownNotice:
-            await self._record("failed", outbox.mark_failed, row.id, self.clock, "unknown kind")
+            await self._record("failed", outbox.mark_failed, row.id, "unknown kind")
             log.error("outbox row %s: no renderer for kind %r", row.id, row.kind)
             return
         except Exception as exc:
-            await self._record("failed", outbox.mark_failed, row.id, self.clock, f"render: {exc}")
+            await self._record("failed", outbox.mark_failed, row.id, f"render: {exc}")
             log.exception("outbox row %s: rendering %r failed", row.id, row.kind)
             return
         try:
@@ -368,29 +370,45 @@ class PacedSender:
             )
         except TelegramForbiddenError as exc:
             log.info("outbox row %s: chat %s unreachable: %s", row.id, row.chat_id, exc.message)
-            await self._record(
-                "unreachable", outbox.mark_unreachable, row.id, self.clock, exc.message
-            )
+            await self._record("unreachable", outbox.mark_unreachable, row.id, exc.message)
         except TelegramBadRequest as exc:
-            if "chat not found" in exc.message.lower():
-                await self._record(
-                    "unreachable", outbox.mark_unreachable, row.id, self.clock, exc.message
-                )
+            if any(marker in exc.message.lower() for marker in _UNREACHABLE_400):
+                await self._record("unreachable", outbox.mark_unreachable, row.id, exc.message)
             else:
                 log.warning("outbox row %s refused: %s", row.id, exc.message)
-                await self._record("failed", outbox.mark_failed, row.id, self.clock, exc.message)
+                await self._record("failed", outbox.mark_failed, row.id, exc.message)
         except TelegramEntityTooLarge as exc:
-            await self._record("failed", outbox.mark_failed, row.id, self.clock, exc.message)
+            await self._record("failed", outbox.mark_failed, row.id, exc.message)
         except Exception as exc:
             # 5xx, network errors and timeouts (aiogram wraps them as TelegramNetworkError),
             # and anything unforeseen: back off, bounded by max_attempts.
             log.warning("outbox row %s: %s", row.id, _describe(exc))
             await self._retry_or_fail(row, _describe(exc))
         else:
-            await self._record("sent", outbox.mark_sent, row.id, message.message_id, self.clock)
+            try:
+                await self._record("sent", outbox.mark_sent, row.id, message.message_id, self.clock)
+            except Exception:
+                # Delivered: never retry it from here. It stays `sending`, and the next start
+                # re-queues it as interrupted (a possible duplicate, as after a crash).
+                self.outcomes["unrecorded"] += 1
+                log.exception(
+                    "outbox row %s delivered as message %s but not recorded",
+                    row.id,
+                    message.message_id,
+                )
 
     async def _send(self, chat_id: int, notice: Notice) -> Message:
         timeout = self.limits.request_timeout_s
+        if notice.edit_message_id is not None:
+            edited = await self.bot.edit_message_text(
+                chat_id=chat_id,
+                message_id=notice.edit_message_id,
+                text=notice.text,
+                reply_markup=notice.reply_markup,
+                request_timeout=timeout,
+            )
+            assert isinstance(edited, Message)  # a chat message, not an inline one
+            return edited
         if notice.photo:
             return await self.bot.send_photo(
                 chat_id,
@@ -420,7 +438,7 @@ class PacedSender:
         assert row.id is not None
         if row.attempts + 1 >= self.limits.max_attempts:
             log.error("outbox row %s failed after %d attempts: %s", row.id, row.attempts + 1, error)
-            await self._record("failed", outbox.mark_failed, row.id, self.clock, error)
+            await self._record("failed", outbox.mark_failed, row.id, error)
             return
         delay = self.backoff(row.attempts)
         await self._record("retry", outbox.mark_retry, row.id, self.clock, delay, error)

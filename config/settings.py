@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     # Response targets for tickets.
     urgent_response_hours: float = Field(default=2, gt=0)
     normal_response_hours: float = Field(default=24, gt=0)
+    # Quiet hours (local time): reminders and digests that are not urgent wait until the end.
+    # "HH:MM-HH:MM", or "off".
+    quiet_hours: str = Field(default="21:00-08:00", pattern=r"^(off|\d{2}:\d{2}-\d{2}:\d{2})$")
+    # Tests only: a pause inside each follow-up's transaction, so a test can kill the bot in
+    # the middle of a sweep (issue 6). Leave at 0.
+    sweep_delay_ms: int = Field(default=0, ge=0)
 
     @field_validator("timezone")
     @classmethod

@@ -11,6 +11,7 @@ from config.settings import Settings
 from handlers import texts
 from handlers.filters import Registered
 from handlers.replies import Replies, menu_for
+from services.clock import Clock
 from services.users import profile
 from storage.models import Role, User
 
@@ -20,8 +21,11 @@ async def on_help(message: Message, user: User) -> Replies:
     return [message.answer(texts.help_text(role)), menu_for(role, message.chat.id)]
 
 
-async def on_me(message: Message, session: AsyncSession, settings: Settings, user: User) -> Replies:
-    return [message.answer(texts.profile_text(await profile(session, user), settings.tz))]
+async def on_me(
+    message: Message, session: AsyncSession, clock: Clock, settings: Settings, user: User
+) -> Replies:
+    found = await profile(session, user, clock, settings.tz)
+    return [message.answer(texts.profile_text(found, settings.tz))]
 
 
 async def on_guest(message: Message) -> Replies:

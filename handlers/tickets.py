@@ -221,10 +221,6 @@ async def on_mytickets(message: Message, session: AsyncSession, user: User) -> R
     return [await _list_message(message, session, user, "mine", 0, edit=False)]
 
 
-async def on_tasks(message: Message, session: AsyncSession, user: User) -> Replies:
-    return [await _list_message(message, session, user, "tasks", 0, edit=False)]
-
-
 LISTS = {
     "inbox": (tickets.inbox, texts.NO_TICKETS),
     "mine": (tickets.mine, texts.NO_MY_TICKETS),
@@ -508,7 +504,6 @@ def make_router() -> Router:
     router.message.register(on_report_command, Command("report"))
     router.message.register(on_inbox, Command("inbox"))
     router.message.register(on_mytickets, Command("mytickets"))
-    router.message.register(on_tasks, Command("tasks"))
     router.message.register(on_report_text, TicketFlow.report_text, F.text)
     router.message.register(on_reason, TicketFlow.reason, F.text)
     router.message.register(on_resolution, TicketFlow.resolution, F.text | F.photo)

@@ -2,28 +2,38 @@
 
 How a message is read:
 
-1. jieba cuts the text once, in accurate mode, with its own ``Tokenizer`` (not the module global)
-   holding the project's user dictionary and every lexicon term. HMM new-word discovery is off:
-   the cut only supplies word boundaries, and unknown names need no merging. The boundaries are
-   kept.
-2. One pass of an Aho-Corasick automaton over the characters finds every lexicon term, negator,
-   hedge and time marker. Longest matches win. A term that lines up with jieba's words counts in
-   full, one that cuts through a jieba word counts less, and a one-character term counts only as
-   a whole jieba word ("吵" yes, the 吵 inside "吵架" no). A pattern ``*声`` matches any word
-   ending in 声 (马达声, 叫声). Category terms and urgency cues are selected separately, so a long
-   category term ("头晕站不起来") does not hide the cue inside it ("站不起来").
-3. Each term adds its weights to its categories. The best category wins unless the evidence is
-   thin or evenly split (confidence below ``unsure_threshold``): then the need is "unsure" and goes
-   to a coordinator. The reasons shown are the matched terms of the winning category.
-4. Urgency is a score. ``[urgent.always]`` cues (煤气味, 着火, 不想活…) are urgent in any category
-   but a calm one (a relief application after a fire); ``[urgent.cues]`` (positive, or negative
-   for chronic and administrative wording such as 经常, 请问, 怎么申请) and the implicit combos (an
-   older person + not seen + for days) count unless a category where danger is not expected
-   clearly won. A negator or hypothetical just before a cue ("没有煤气味", "万一着火"), a
-   past-time marker earlier in its clause ("前阵子着了火") or an "after" marker right behind it
-   ("中风以后") cancels it; a hedge ("不急", "有空再来") cancels everything but explicit cues.
+1. Full-width letters and digits become half-width, A-Z lower case; then the ``[variants]`` of the
+   lexicon put typos, homophones and Wu dialect forms in their standard form ("煤汽" → "煤气",
+   "着伙" → "着火", "弗" → "不", "一家头" → "一个人").
+2. jieba's accurate-mode cut (HMM off), with the project's user dictionary and the lexicon's terms,
+   supplies word boundaries. ``word_bounds`` computes exactly the boundaries of
+   ``tokenizer.lcut(text, HMM=False)`` without building the words (a test checks it).
+3. One pass of an Aho-Corasick automaton over the characters finds every lexicon term and marker.
+   Longest matches win. A term that lines up with jieba's words counts in full, one that cuts
+   through a jieba word counts less, and a one-character term counts only as a whole jieba word
+   ("吵" yes, the 吵 inside "吵架" no). A pattern ``*声`` matches any word ending in 声. Category
+   terms and urgency cues are selected separately, so a long category term ("头晕站不起来") does
+   not hide the cue inside it ("站不起来"); a word that only serves combinations does not hide a
+   weighted cue either.
+4. Each term adds its weights to its categories, and each combination that fires adds its
+   ``boost`` to the category it names (an older person + not seen + for days says ``elderly`` even
+   when "声音" is a noise term). The best category wins unless the evidence is thin or evenly split
+   (confidence below ``unsure_threshold``): then the need is "unsure" and goes to a coordinator.
+5. Urgency. A cue does not count when a negator comes shortly before it in its clause ("没有煤气味"),
+   when a past or hypothetical marker comes earlier in its sentence with no "now" marker in between
+   ("如果煤气泄漏了，…打119还是…", but "之前没这样过，今天…"), when an "after" marker follows it
+   ("中风以后", "自残倾向"), or when a "resolved" marker follows it with no "now" in between
+   ("摔了一跤，去医院看过了没大碍"). Words of the context groups (who or what: older people, gas,
+   water) are never cancelled; only the words for what happens are.
+   ``[urgent.always]`` cues and ``explicit`` combos (gas + leaking) are urgent in any category but
+   a calm one (a relief application after a fire). ``[urgent.cues]`` (positive, or negative for
+   chronic and administrative wording: 经常, 老化, 请问, 怎么申请) and the combos (a vulnerable
+   person × incapacity, a person × unreachable × for a while, water × flooding × now, despair ×
+   means…) add up unless a category where danger is not expected clearly won or a hedge ("不急",
+   "有空再来") calms the message. They add up per window of two neighbouring sentences, so that a
+   long visit note does not sum weak cues from unrelated households.
 
-The work on top of the jieba pass is one or two dictionary lookups per character plus a little
+The work on top of the cut is one or two dictionary lookups per character plus a little
 bookkeeping per match.
 """
 
@@ -32,9 +42,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import accumulate
+from math import log
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -62,6 +73,11 @@ CALM_CATEGORIES: Final = frozenset({"hardship", "legal", "affairs", "employment"
 # Characters that end a clause: negation and past markers do not reach across them.
 CLAUSE_BREAKS: Final = frozenset("，。！？；：,.!?;:、…~～\n\r\t ()（）【】[]「」“”\"'《》<>|/")
 
+# Characters that end a sentence: urgency is scored per pair of neighbouring sentences, and past
+# or hypothetical markers reach to the end of their sentence.
+SENTENCE_BREAKS: Final = "。！？!?\n；;"
+_SENTENCE_BREAK: Final = re.compile("[" + re.escape(SENTENCE_BREAKS) + "]+")
+
 # Full-width letters and digits (ＫＴＶ, １２０) to half-width and A-Z to a-z: one character for one,
 # so offsets in the normalised text are offsets in the original. Punctuation is left alone.
 _NORMALISE: Final = {code: code - 0xFEE0 for code in range(0xFF10, 0xFF1A)}
@@ -69,6 +85,13 @@ _NORMALISE.update({code: code - 0xFEE0 for code in range(0xFF41, 0xFF5B)})
 _NORMALISE.update({code: code - 0xFEE0 + 32 for code in range(0xFF21, 0xFF3B)})
 _NORMALISE.update({code: code + 32 for code in range(ord("A"), ord("Z") + 1)})
 _NEEDS_NORMALISING: Final = re.compile("[A-Z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+
+_EPSILON: Final = 1e-9  # 0.3 + 0.3 + 0.3 reaches a threshold of 0.9
+
+# jieba's block pattern for accurate mode (jieba.re_han_default) and the characters whose
+# one-character words it merges into runs (jieba.re_eng)
+_JIEBA_HAN: Final = jieba.re_han_default
+_ASCII_ALNUM: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 _NOT_CATEGORY_WORDS: Final = ("不是", "并非", "并不是", "不属于", "不算")
 
@@ -103,7 +126,11 @@ _SUFFIX: Final = 16  # "*X": only counts at the end of a jieba word
 _AFTER: Final = 32  # "以后" right after a cue: the event is over ("中风以后")
 _BLOCK: Final = 64  # a cue set to 0 in the lexicon: blocks the cues inside it ("差点打起来")
 _STOP: Final = 128  # a stop word: weightless, but blocks the terms inside it ("几声" is not "*声")
-_URGENCY_FLAGS: Final = _NEG | _PAST | _HEDGE | _AFTER | _BLOCK
+_HYPO: Final = 256  # a hypothetical ("如果", "万一"): cancels cues after it in its sentence
+_NOW: Final = 512  # "现在", "又", "今天": ends the reach of a past or hypothetical marker
+_RESOLVED: Final = 1024  # "没大碍", "修好了": cancels the cues before it
+_CONTEXT: Final = 2048  # only in combo groups naming who or what ("老人", "煤气"): never cancelled
+_URGENCY_FLAGS: Final = _NEG | _PAST | _HEDGE | _AFTER | _BLOCK | _HYPO | _NOW | _RESOLVED
 
 # how a match must line up with jieba's words, per selection
 _NONE: Final = 0
@@ -122,6 +149,8 @@ class _Entry(NamedTuple):
     flags: int
     cat_mode: int  # alignment rule in the category selection (_NONE: not a category term)
     cue_mode: int  # alignment rule in the urgency selection (_NONE: no urgency role)
+    blocks: bool  # a weighted cue or a marker: hides overlapping cues (else only serves combos)
+    counts: bool  # a weighted cue or a combo word: goes on to the urgency score
 
 
 @dataclass(frozen=True)
@@ -163,22 +192,39 @@ class Classifier:
         always = {t.lower(): w for t, w in lex.urgent_always.items()}
         cues = {t.lower(): w for t, w in lex.urgent_cues.items()}
         bits: dict[str, int] = {}
-        self._combos: list[tuple[int, float, str]] = []
+        # (mask of the combo's group bits, urgency weight, name, category index or -1, boost,
+        # explicit)
+        self._combos: list[tuple[int, float, str, int, float, bool]] = []
+        # words of the context groups (who or what) that no other named group uses for an event
+        context_words = {w.lower() for name in lex.context_groups for w in lex.word_groups[name]}
+        context_words -= {
+            w.lower()
+            for name, group in lex.word_groups.items()
+            if name not in lex.context_groups
+            for w in group
+        }
         bit = 0
         for combo in lex.combos:
             mask = 0
             for group in combo.groups:
-                for word in group:
+                words = lex.expand(group)
+                for word in words:
                     bits[word.lower()] = bits.get(word.lower(), 0) | (1 << bit)
                 mask |= 1 << bit
                 bit += 1
-            self._combos.append((mask, combo.weight, combo.name))
+            category = CATEGORY_CODES.index(combo.category) if combo.category else -1
+            self._combos.append(
+                (mask, combo.weight, combo.name, category, combo.boost, combo.explicit)
+            )
         flags: dict[str, int] = {}
         for words, flag in (
             (lex.negators, _NEG),
             (lex.past_markers, _PAST),
             (lex.hedges, _HEDGE),
             (lex.after_markers, _AFTER),
+            (lex.hypotheticals, _HYPO),
+            (lex.now_markers, _NOW),
+            (lex.resolved_markers, _RESOLVED),
             (_NOT_CATEGORY_WORDS, _NOT_CAT),
         ):
             for word in words:
@@ -198,6 +244,8 @@ class Classifier:
             flag = flags.get(key, 0) | (_SUFFIX if suffix else 0)
             cat_w = tuple(sorted(cats.get(key, {}).items()))
             cue_w, always_w, combo_w = cues.get(key, 0.0), always.get(key, 0.0), bits.get(key, 0)
+            if key in context_words:
+                flag |= _CONTEXT
             if suffix:
                 cat_mode, cue_mode = (_END if cat_w else _NONE), _NONE
             else:
@@ -214,17 +262,50 @@ class Classifier:
                     cue_mode = _NONE
             if cat_mode or cue_mode:
                 entries[key] = _Entry(
-                    key, cat_w, always_w, cue_w, combo_w, flag, cat_mode, cue_mode
+                    key,
+                    cat_w,
+                    always_w,
+                    cue_w,
+                    combo_w,
+                    flag,
+                    cat_mode,
+                    cue_mode,
+                    bool(cue_w or always_w or flag & _URGENCY_FLAGS),
+                    bool(cue_w or always_w or combo_w),
                 )
         self._build_automaton(entries)
+        self._compile_variants(lex.variants)
         self._gate = frozenset(CATEGORY_CODES.index(c) for c in lex.urgent_categories)
         self._calm = frozenset(CATEGORY_CODES.index(c) for c in CALM_CATEGORIES)
         self._threshold = lex.unsure_threshold
         self._urgent_threshold = lex.urgent_threshold
         self._window = max(1, lex.negation_window)
+        # Words that only serve combos match anywhere: they need not be cut whole, and leaving
+        # them out keeps jieba's dictionary (and its cut) lean.
         self._dictionary_words = tuple(
-            k for k, e in entries.items() if len(k) >= 2 and not e.flags & _SUFFIX
+            k
+            for k, e in entries.items()
+            if len(k) >= 2
+            and not e.flags & _SUFFIX
+            and (e.cats or e.cue or e.always or e.flags & (_URGENCY_FLAGS | _NOT_CAT | _STOP))
         )
+
+    def _compile_variants(self, variants: dict[str, str]) -> None:
+        """Typo and dialect forms as one regex alternation, longest first."""
+        self._variants = dict(variants)
+        self._variant_pattern = (
+            re.compile("|".join(re.escape(w) for w in sorted(variants, key=len, reverse=True)))
+            if variants
+            else None
+        )
+
+    def _apply_variants(self, text: str) -> str:
+        """The text with every typo or dialect form of ``[variants]`` in its standard form."""
+        pattern = self._variant_pattern
+        if pattern is None or pattern.search(text) is None:
+            return text
+        variants = self._variants
+        return pattern.sub(lambda match: variants[match.group()], text)
 
     def _build_automaton(self, entries: dict[str, _Entry]) -> None:
         """Aho-Corasick over the entry texts; a state's outputs are (length, entry)."""
@@ -279,13 +360,80 @@ class Classifier:
         """Full-width letters and digits to half-width and A-Z to a-z, one character for one."""
         return text.translate(_NORMALISE)
 
+    def standardise(self, text: str) -> str:
+        """The text as ``classify`` reads it: normalised, typos and dialect forms standardised."""
+        return self._apply_variants(self.normalise(text))
+
     def words(self, text: str) -> list[str]:
         """jieba's accurate-mode words with HMM new-word discovery (for learning new terms)."""
-        return self.tokenizer.lcut(self.normalise(text))  # type: ignore[no-any-return]
+        return self.tokenizer.lcut(self.standardise(text))  # type: ignore[no-any-return]
 
     def tokens(self, text: str) -> list[str]:
         """The jieba tokens of a (normalised) text, cut as ``classify`` cuts it."""
-        return self.tokenizer.lcut(self.normalise(text), HMM=False)  # type: ignore[no-any-return]
+        return self.tokenizer.lcut(self.standardise(text), HMM=False)  # type: ignore[no-any-return]
+
+    def word_bounds(self, text: str) -> set[int]:
+        """The offsets where the words of ``tokenizer.lcut(text, HMM=False)`` start and end.
+
+        The same cut as jieba's accurate mode with HMM off: the same blocks, the same
+        maximum-probability route over the tokenizer's dictionary (``get_DAG`` and ``calc`` folded
+        into one right-to-left pass with the same arithmetic and tie-breaking), a run of
+        one-character letters or digits kept as one word. Classification needs only the
+        boundaries, and the cut is most of its time; a test checks this against ``lcut``.
+        """
+        tokenizer = self.tokenizer
+        if not tokenizer.initialized:
+            tokenizer.initialize()
+        freq_of = tokenizer.FREQ.get
+        log_total = log(tokenizer.total)
+        bounds = {0}
+        offset = 0
+        for block in _JIEBA_HAN.split(text):
+            size = len(block)
+            if not size:
+                continue
+            if _JIEBA_HAN.match(block):
+                score = [0.0] * (size + 1)
+                last = list(range(size))  # last character of the best word starting here
+                for k in range(size - 1, -1, -1):
+                    best = -log_total + score[k + 1]  # an unknown character is a word
+                    found = False
+                    i = k
+                    frag = block[k]
+                    while True:
+                        freq = freq_of(frag)
+                        if freq is None:
+                            break
+                        if freq:
+                            value = log(freq) - log_total + score[i + 1]
+                            if not found or value >= best:  # ties go to the longer word
+                                best, found = value, True
+                                last[k] = i
+                        i += 1
+                        if i >= size:
+                            break
+                        frag = block[k : i + 1]
+                    score[k] = best
+                x = 0
+                in_run = False  # inside a run of one-character letters or digits (one word)
+                while x < size:
+                    y = last[x] + 1
+                    if y == x + 1 and block[x] in _ASCII_ALNUM:
+                        if not in_run:
+                            bounds.add(offset + x)
+                            in_run = True
+                    else:
+                        bounds.add(offset + x)
+                        in_run = False
+                    x = y
+            else:
+                i = 0
+                while i < size:
+                    bounds.add(offset + i)
+                    i += 2 if block.startswith("\r\n", i) else 1
+            offset += size
+            bounds.add(offset)
+        return bounds
 
     def _scan(self, text: str) -> list[tuple[int, int, int, _Entry]]:
         """Every match as (-length, start, end, entry): sorted, longest and leftmost come first."""
@@ -326,8 +474,9 @@ class Classifier:
             empty = Classification(UNSURE, 0.0, None, (), False, None)
             return empty, Analysis(empty, (0.0,) * ncat, (), (), 0.0, False) if detail else None
         norm = text.translate(_NORMALISE) if _NEEDS_NORMALISING.search(text) else text
-        bounds = set(accumulate(map(len, self.tokenizer.lcut(norm, HMM=False))))
-        bounds.add(0)
+        if self._variant_pattern is not None and self._variant_pattern.search(norm):
+            norm = self._apply_variants(norm)
+        bounds = self.word_bounds(norm)
         hits = self._scan(norm)
         hits.sort()
 
@@ -336,14 +485,17 @@ class Classifier:
         # category term inside a longer one does not count ("物业" in "物业费"), one that only
         # overlaps it does ("地下车库" and "车库收费"); cues may not overlap at all, so that
         # "差点打起来" (set to 0) blocks "打起来".
-        taken_cat = taken_cue = 0
+        taken_cat = taken_cue = taken_combo = 0
         cat_sel: list[tuple[int, _Entry, float]] = []
         cue_sel: list[tuple[int, int, _Entry]] = []
         not_cat_ends: list[int] = []
         hedged = False
         negs: list[tuple[int, int]] = []  # (start, end) of negators
-        pasts: list[int] = []  # starts of past-time markers
+        frames: list[tuple[int, bool]] = []  # (start, True) past/hypothetical, (start, False) now
+        resolved: list[int] = []  # starts of "resolved" markers
+        nows: list[int] = []  # starts of "now" markers
         afters: set[int] = set()  # starts of "after" markers
+        framed = False  # a past or hypothetical marker was found
         for neg_len, start, end, entry in hits:
             cat_mode, cue_mode = entry.cat_mode, entry.cue_mode
             span = ((1 << -neg_len) - 1) << start
@@ -365,26 +517,88 @@ class Classifier:
                 elif end in bounds and start not in bounds:  # _END
                     taken_cat |= span
                     cat_sel.append((start, entry, 1.0))
+            # A word that only serves combos ("到膝盖") does not hide a weighted cue inside or
+            # across it ("膝盖"), but it does hide negators and other markers ("没" in "没人接").
             if (
                 cue_mode
-                and not taken_cue & span
+                and not (taken_cue if entry.blocks else taken_cue | taken_combo) & span
                 and (
                     cue_mode == _FREE or (start in bounds and (cue_mode == _START or end in bounds))
                 )
             ):
-                taken_cue |= span
                 flags = entry.flags
-                if flags & _URGENCY_FLAGS:
-                    if flags & _HEDGE:
-                        hedged = True
-                    if flags & _NEG:
-                        negs.append((start, end))
-                    if flags & _PAST:
-                        pasts.append(start)
-                    if flags & _AFTER:
-                        afters.add(start)
-                if entry.cue or entry.always or entry.combo_bits:
+                if entry.blocks:
+                    taken_cue |= span
+                    if flags & _URGENCY_FLAGS:
+                        if flags & _HEDGE:
+                            hedged = True
+                        if flags & _NEG:
+                            negs.append((start, end))
+                        if flags & (_PAST | _HYPO):
+                            frames.append((start, True))
+                            framed = True
+                        if flags & _NOW:
+                            frames.append((start, False))
+                            nows.append(start)
+                        if flags & _RESOLVED:
+                            resolved.append(start)
+                        if flags & _AFTER:
+                            afters.add(start)
+                else:
+                    taken_combo |= span
+                if entry.counts:
                     cue_sel.append((start, end, entry))
+
+        # urgency cues that still count: not negated, not in a past or hypothetical frame, not
+        # resolved later on, not followed by "以后"
+        breaks: list[int] = []
+        live: list[tuple[int, int, _Entry]] = []  # (sentence, start, entry)
+        if cue_sel:
+            breaks = [m.end() for m in _SENTENCE_BREAK.finditer(norm) if m.end() < len(norm)]
+            if framed:
+                frames.sort()
+            for start, end, entry in cue_sel:
+                sentence = bisect_right(breaks, start) if breaks else 0
+                if entry.flags & _CONTEXT:
+                    live.append((sentence, start, entry))
+                    continue
+                if afters and (end in afters or end + 1 in afters):
+                    continue
+                if resolved and any(
+                    r > start and not any(start < n < r for n in nows) for r in resolved
+                ):
+                    continue  # resolved later on, with no "now" in between
+                if (negs or framed) and self._cancelled(
+                    norm, start, negs, frames if framed else [], breaks, sentence
+                ):
+                    continue
+                live.append((sentence, start, entry))
+
+        # Soft cues and combos are scored per window of two neighbouring sentences, so that a
+        # long visit note does not add up weak cues from unrelated households.
+        if not live:
+            windows = []
+        elif breaks and any(item[0] != live[0][0] for item in live):
+            live.sort(key=lambda item: (item[0], item[1]))
+            last_sentence = live[-1][0]
+            windows = [
+                [e for sent, _, e in live if first <= sent <= first + 1]
+                for first in range(max(1, last_sentence))
+            ]
+        else:
+            windows = [[e for _, _, e in live]]
+        best: tuple[float, list[tuple[float, str]], list[tuple[float, str]]] = (-9.0, [], [])
+        combo_boost: dict[int, float] = {}
+        always_cues: list[tuple[float, str]] = []
+        seen_always: set[str] = set()
+        for window in windows:
+            window_result = self._window_score(window, combo_boost)
+            if window_result[0] > best[0]:
+                best = window_result
+            for cue in window_result[2]:
+                if cue[1] not in seen_always:
+                    seen_always.add(cue[1])
+                    always_cues.append(cue)
 
         # category
         scores = [0.0] * ncat
@@ -404,6 +618,8 @@ class Classifier:
                 for ci, weight in entry.cats:
                     scores[ci] += weight * factor
             counted.append((key, factor, entry.cats))
+        for ci, boost in combo_boost.items():
+            scores[ci] += boost
         s1 = max(scores)
         top = scores.index(s1)
         scores[top] = -1.0
@@ -427,31 +643,6 @@ class Classifier:
             category = CATEGORY_CODES[top] if confidence >= self._threshold else UNSURE
 
         # urgency
-        always_cues: list[tuple[float, str]] = []
-        soft_cues: list[tuple[float, str]] = []
-        combo_mask = 0
-        combo_words: dict[int, str] = {}
-        seen.clear()
-        for start, end, entry in cue_sel:
-            key = entry.key
-            if key in seen:
-                continue
-            seen.add(key)
-            if afters and (end in afters or end + 1 in afters):
-                continue
-            if (negs or pasts) and self._cancelled(norm, start, negs, pasts):
-                continue
-            if entry.combo_bits:
-                new = entry.combo_bits & ~combo_mask
-                combo_mask |= entry.combo_bits
-                if new:
-                    combo_words[new] = key
-            if entry.always or entry.cue:
-                if entry.always:
-                    always_cues.append((entry.always, key))
-                if entry.cue:
-                    soft_cues.append((entry.cue, key))
-
         fired: list[tuple[float, str]] = []
         urgent_cue: str | None = None
         total = 0.0
@@ -459,27 +650,20 @@ class Classifier:
             always_cues = []  # e.g. applying for relief after a fire: not an emergency now
         if always_cues:
             always_cues.sort(reverse=True)
-            if always_cues[0][0] >= self._urgent_threshold:
+            if always_cues[0][0] >= self._urgent_threshold - _EPSILON:
                 urgent_cue = always_cues[0][1]
                 fired = [always_cues[0]]
                 total = always_cues[0][0]
         # Soft cues count unless a category where danger is not expected clearly won.
         gate_open = category == UNSURE or top in self._gate or confidence < GATE_CONFIDENCE
-        if (
-            urgent_cue is None
-            and gate_open
-            and not hedged
-            and (soft_cues or always_cues or combo_mask)
-        ):
-            fired = [c for c in always_cues if c[0] > 0] + [c for c in soft_cues if c[0] > 0]
-            for mask, weight, name in self._combos:
-                if combo_mask & mask == mask:
-                    words = [w for b, w in combo_words.items() if b & mask]
-                    fired.append((weight, f"{name}({'+'.join(words)})"))
-            # negative cues (经常, 请问, 怎么申请…) mark chronic or administrative messages
-            total = sum(w for w, _ in fired) + sum(w for w, _ in soft_cues if w < 0)
-            fired.sort(key=lambda c: -c[0])
-            if fired and total >= self._urgent_threshold:
+        if urgent_cue is None and gate_open and not hedged and best[1]:
+            total, fired = best[0], best[1]
+            if category != UNSURE and top in self._calm and confidence >= GATE_CONFIDENCE:
+                # explicit cues do not count in calm categories; take them out again
+                calm = {key for _, key in best[2]}
+                fired = [c for c in fired if c[1] not in calm]
+                total -= sum(w for w, _ in best[2])
+            if fired and total >= self._urgent_threshold - _EPSILON:
                 urgent_cue = "+".join(term for _, term in fired)
         classification = Classification(
             category=category,
@@ -504,17 +688,75 @@ class Classifier:
             hedged=hedged,
         )
 
+    def _window_score(
+        self, window: list[_Entry], combo_boost: dict[int, float]
+    ) -> tuple[float, list[tuple[float, str]], list[tuple[float, str]]]:
+        """The urgency score of one window: (total, positive cues and combos that fired, the
+        explicit cues among them). Fired combos add their category boost to ``combo_boost``."""
+        fired: list[tuple[float, str]] = []
+        explicit: list[tuple[float, str]] = []
+        negative = 0.0
+        combo_mask = 0
+        combo_words: dict[int, str] = {}
+        seen: set[str] = set()
+        for entry in window:
+            key = entry.key
+            if key in seen:
+                continue
+            seen.add(key)
+            if entry.combo_bits:
+                new = entry.combo_bits & ~combo_mask
+                combo_mask |= entry.combo_bits
+                if new:
+                    combo_words[new] = key
+            if entry.always > 0:
+                fired.append((entry.always, key))
+                explicit.append((entry.always, key))
+            if entry.cue > 0:
+                fired.append((entry.cue, key))
+            elif entry.cue < 0:
+                negative += entry.cue  # chronic or administrative wording (经常, 请问, 怎么申请)
+        if combo_mask:
+            for mask, weight, name, category, boost, is_explicit in self._combos:
+                if combo_mask & mask == mask:
+                    words = [w for b, w in combo_words.items() if b & mask]
+                    if weight:
+                        fired.append((weight, f"{name}({'+'.join(words)})"))
+                        if is_explicit:
+                            explicit.append(fired[-1])
+                    if category >= 0 and boost > combo_boost.get(category, 0.0):
+                        combo_boost[category] = boost
+        fired.sort(key=lambda c: -c[0])
+        return sum(w for w, _ in fired) + negative, fired, explicit
+
     def _cancelled(
-        self, text: str, start: int, negs: list[tuple[int, int]], pasts: list[int]
+        self,
+        text: str,
+        start: int,
+        negs: list[tuple[int, int]],
+        frames: list[tuple[int, bool]],
+        breaks: list[int],
+        sentence: int,
     ) -> bool:
-        """A negator shortly before ``start`` or a past marker earlier in the same clause."""
-        clause = start
-        while clause > 0 and text[clause - 1] not in CLAUSE_BREAKS:
-            clause -= 1
-        for n_start, n_end in negs:
-            if clause <= n_start and n_end <= start and start - n_end <= self._window:
-                return True
-        return any(clause <= p < start for p in pasts)
+        """A negator shortly before ``start`` in its clause, or a past or hypothetical marker
+        earlier in its sentence with no "now" marker in between."""
+        if negs:
+            clause = start
+            while clause > 0 and text[clause - 1] not in CLAUSE_BREAKS:
+                clause -= 1
+            for n_start, n_end in negs:
+                if clause <= n_start and n_end <= start and start - n_end <= self._window:
+                    return True
+        if frames:
+            sentence_start = breaks[sentence - 1] if sentence else 0
+            framed = False
+            for position, is_frame in frames:
+                if position >= start:
+                    break
+                if position >= sentence_start:
+                    framed = is_frame
+            return framed
+        return False
 
 
 # --- loading -----------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ raised wrongly, the cues that raised it lose weight. Passes repeat (in the order
 correction is classified as corrected or ``max_epochs`` is reached.
 
 Guarantees: no I/O; the same lexicon and corrections give the same weights; stop words (and
-negators, hedges, time markers, digits and punctuation) never gain weight; weights stay in
+negators, hedges, hypotheticals, time and "resolved" markers, digits and punctuation) never gain
+weight; weights stay in
 [0, ``max_weight``] and are rounded to two decimals, so the lexicon file stays readable.
 """
 
@@ -63,6 +64,9 @@ def content_words(classifier: Classifier, text: str, lexicon: Lexicon) -> list[s
             *lexicon.hedges,
             *lexicon.past_markers,
             *lexicon.after_markers,
+            *lexicon.hypotheticals,
+            *lexicon.now_markers,
+            *lexicon.resolved_markers,
         )
     }
     words: list[str] = []

@@ -3,11 +3,17 @@
 The file (``nlp/data/lexicon.toml``) is the source of truth for the classifier. It holds
 
 * ``[settings]``: the confidence threshold below which a need is "unsure", the urgency threshold;
-* ``[words]``: stop words (never weighted), negators, hedges ("不急"), past-time markers and
-  "after" markers ("中风以后");
+* ``[words]``: stop words (never weighted), negators, hedges ("不急"), past-time markers,
+  "after" markers ("中风以后"), hypotheticals ("如果", "万一"), "now" markers ("现在", "又") that end
+  the reach of a past or hypothetical marker, and "resolved" markers ("没大碍", "修好了");
+* ``[variants]``: typos, homophones and dialect forms read as their standard form before anything
+  else (``"煤汽" = "煤气"``, ``"弗" = "不"``);
+* ``[groups]``: named word lists (older people, "cannot be reached", durations…) that combinations
+  refer to as ``"@name"``, so that one list is edited in one place;
 * ``[urgent.always]``: cues that make a message urgent whatever its category (煤气味, 着火…);
 * ``[urgent.cues]``: cues that add to an urgency score in the categories of ``[urgent] categories``;
-* ``[[urgent.combo]]``: implicit urgency, e.g. an older person + not seen + for days;
+* ``[[urgent.combo]]``: implicit urgency, e.g. an older person + not seen + for days; a combination
+  may also name the ``category`` it points to and a ``boost`` added to that category's score;
 * ``[categories.<code>.terms]``: per category, ``"词" = weight``.
 
 Writing back (after ``haitang nlp learn``) keeps the file's comments and order: existing lines get
@@ -40,11 +46,19 @@ class LexiconError(ValueError):
 
 @dataclass(frozen=True)
 class Combo:
-    """Implicit urgency: fires when every group has at least one matching word."""
+    """Implicit urgency: fires when every group has at least one matching word.
+
+    A group's words may include ``"@name"``, a reference to a list of ``[groups]``. When the combo
+    fires, ``boost`` is added to the score of ``category`` (if one is named). An ``explicit`` combo
+    (a gas leak: gas + leaking) counts like an ``[urgent.always]`` cue.
+    """
 
     name: str
     weight: float
     groups: tuple[tuple[str, ...], ...]
+    category: str | None = None
+    boost: float = 0.0
+    explicit: bool = False  # like [urgent.always]: counts even in a hedged message
 
 
 @dataclass
@@ -59,7 +73,17 @@ class Lexicon:
     hedges: tuple[str, ...] = ()
     past_markers: tuple[str, ...] = ()
     after_markers: tuple[str, ...] = ()
+    hypotheticals: tuple[str, ...] = ()
+    now_markers: tuple[str, ...] = ()
+    resolved_markers: tuple[str, ...] = ()
+    # typo or dialect form -> standard form, applied to the text before anything else
+    variants: dict[str, str] = field(default_factory=dict)
+    # named word lists that combos refer to as "@name"
+    word_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     urgent_categories: tuple[str, ...] = ()
+    # [groups] naming who or what (older people, gas, water): their words are never cancelled by
+    # negators, past or hypothetical markers; only the words for what happens are
+    context_groups: tuple[str, ...] = ()
     urgent_always: dict[str, float] = field(default_factory=dict)
     urgent_cues: dict[str, float] = field(default_factory=dict)
     combos: tuple[Combo, ...] = ()
@@ -76,7 +100,13 @@ class Lexicon:
             hedges=self.hedges,
             past_markers=self.past_markers,
             after_markers=self.after_markers,
+            hypotheticals=self.hypotheticals,
+            now_markers=self.now_markers,
+            resolved_markers=self.resolved_markers,
+            variants=dict(self.variants),
+            word_groups=dict(self.word_groups),
             urgent_categories=self.urgent_categories,
+            context_groups=self.context_groups,
             urgent_always=dict(self.urgent_always),
             urgent_cues=dict(self.urgent_cues),
             combos=self.combos,
@@ -92,6 +122,16 @@ class Lexicon:
         for code in CATEGORY_CODES:
             tables[f"categories.{code}.terms"] = self.terms.setdefault(code, {})
         return tables
+
+    def expand(self, group: tuple[str, ...]) -> tuple[str, ...]:
+        """A combo group's words with ``"@name"`` references replaced by the named lists."""
+        words: list[str] = []
+        for word in group:
+            if word.startswith("@") and len(word) > 1:
+                words.extend(self.word_groups.get(word[1:], ()))
+            else:
+                words.append(word)
+        return tuple(dict.fromkeys(words))
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -142,6 +182,15 @@ def parse_lexicon(text: str) -> Lexicon:
     for code in gate:
         if not is_category(code):
             raise LexiconError(f"[urgent] categories: unknown code {code!r}")
+    variants: dict[str, str] = {}
+    for wrong, right in _table(data, "variants").items():
+        if not isinstance(right, str) or not wrong.strip() or not right.strip():
+            raise LexiconError(f"[variants] {wrong!r}: needs a non-empty standard form")
+        if wrong.strip() != right.strip():
+            variants[wrong.strip().lower()] = right.strip().lower()
+    word_groups: dict[str, tuple[str, ...]] = {}
+    for name, group in _table(data, "groups").items():
+        word_groups[name] = _words({name: group}, name)
     combos: list[Combo] = []
     raw_combos = urgent.get("combo", [])
     if not isinstance(raw_combos, list):
@@ -151,13 +200,27 @@ def parse_lexicon(text: str) -> Lexicon:
         if not isinstance(groups, list) or not groups:
             raise LexiconError(f"combo {raw.get('name')!r}: groups must be a non-empty list")
         parsed = tuple(_words({"g": group}, "g") for group in groups)
+        for group in parsed:
+            for word in group:
+                if word.startswith("@") and word[1:] not in word_groups:
+                    raise LexiconError(f"combo {raw.get('name')!r}: unknown group {word!r}")
+        category = raw.get("category")
+        if category is not None and not (isinstance(category, str) and is_category(category)):
+            raise LexiconError(f"combo {raw.get('name')!r}: unknown category {category!r}")
         combos.append(
             Combo(
                 name=str(raw.get("name", "")),
                 weight=_number(raw, "weight", 1.0),
                 groups=parsed,
+                category=category,
+                boost=_number(raw, "boost", 0.0),
+                explicit=raw.get("explicit", False) is True,
             )
         )
+    context = _words(urgent, "context_groups")
+    for name in context:
+        if name not in word_groups:
+            raise LexiconError(f"[urgent] context_groups: unknown group {name!r}")
     categories = _table(data, "categories")
     terms: dict[str, dict[str, float]] = {}
     for code in categories:
@@ -175,7 +238,13 @@ def parse_lexicon(text: str) -> Lexicon:
         hedges=_words(words, "hedges"),
         past_markers=_words(words, "past"),
         after_markers=_words(words, "after"),
+        hypotheticals=_words(words, "hypothetical"),
+        now_markers=_words(words, "now"),
+        resolved_markers=_words(words, "resolved"),
+        variants=variants,
+        word_groups=word_groups,
         urgent_categories=gate,
+        context_groups=context,
         urgent_always=_weights(_table(urgent, "always"), "urgent.always"),
         urgent_cues=_weights(_table(urgent, "cues"), "urgent.cues"),
         combos=tuple(combos),
@@ -230,9 +299,23 @@ def dump_lexicon(lexicon: Lexicon) -> str:
         *_word_list("hedges", lexicon.hedges),
         *_word_list("past", lexicon.past_markers),
         *_word_list("after", lexicon.after_markers),
+        *_word_list("hypothetical", lexicon.hypotheticals),
+        *_word_list("now", lexicon.now_markers),
+        *_word_list("resolved", lexicon.resolved_markers),
+        "",
+        "[variants]",
+        *(f"{_q(w)} = {_q(r)}" for w, r in lexicon.variants.items()),
+        "",
+        "[groups]",
+        *(
+            line
+            for name, group in lexicon.word_groups.items()
+            for line in _word_list(_q(name), group)
+        ),
         "",
         "[urgent]",
         *_word_list("categories", lexicon.urgent_categories),
+        *_word_list("context_groups", lexicon.context_groups),
         "",
         "[urgent.always]",
         *(_entry(t, w) for t, w in lexicon.urgent_always.items()),
@@ -244,6 +327,11 @@ def dump_lexicon(lexicon: Lexicon) -> str:
     for combo in lexicon.combos:
         out += ["[[urgent.combo]]", f"name = {_q(combo.name)}"]
         out.append(f"weight = {format_weight(combo.weight)}")
+        if combo.category is not None:
+            out.append(f"category = {_q(combo.category)}")
+            out.append(f"boost = {format_weight(combo.boost)}")
+        if combo.explicit:
+            out.append("explicit = true")
         out.append("groups = [")
         out += ["    [" + ", ".join(_q(w) for w in group) + "]," for group in combo.groups]
         out += ["]", ""]

@@ -278,9 +278,8 @@ async def mark_throttled(session: AsyncSession, row_id: int, error: str) -> bool
     return await _finish(session, row_id, status=OutboxStatus.pending, last_error=_error(error))
 
 
-async def mark_unreachable(session: AsyncSession, row_id: int, clock: Clock, error: str) -> bool:
+async def mark_unreachable(session: AsyncSession, row_id: int, error: str) -> bool:
     """The chat cannot be written to (blocked, deactivated, never started, not found)."""
-    del clock  # the outcome time is not stored: the table has no column for it
     return await _finish(
         session,
         row_id,
@@ -290,9 +289,8 @@ async def mark_unreachable(session: AsyncSession, row_id: int, clock: Clock, err
     )
 
 
-async def mark_failed(session: AsyncSession, row_id: int, clock: Clock, error: str) -> bool:
+async def mark_failed(session: AsyncSession, row_id: int, error: str) -> bool:
     """Given up: a request Telegram refuses, an unknown kind, or too many attempts."""
-    del clock
     return await _finish(
         session,
         row_id,

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from nlp.classifier import Classifier
 from nlp.taxonomy import UNSURE, is_category
+from services import followups
 from services.clock import SHANGHAI, Clock
 from services.errors import Refusal, ServiceError
 from services.org import Page, household_address
@@ -30,6 +31,9 @@ from storage.models import (
     NlpCorrection,
     Rating,
     Role,
+    Task,
+    TaskEvent,
+    TaskStatus,
     Ticket,
     TicketEvent,
     TicketPhoto,
@@ -61,6 +65,8 @@ class Action(StrEnum):
     recategorize = "recategorize"  # 改分类
     attach = "attach"
     timeout_close = "timeout_close"  # issue 6: no answer in 7 days
+    supervise = "supervise"  # issue 6: 督办, nobody acknowledged an urgent ticket in time
+    untaken = "untaken"  # issue 6: the volunteer did not take it in time, back to the community
 
 
 OPEN = frozenset({S.new, S.accepted, S.dispatched, S.in_progress, S.reopened, S.escalated})
@@ -80,6 +86,8 @@ MOVES: dict[Action, tuple[frozenset[TicketStatus], TicketStatus | None]] = {
     Action.refuse: (HANDLING, S.rejected),
     Action.merge: (frozenset({S.new, S.accepted}), S.duplicate),
     Action.timeout_close: (frozenset({S.awaiting_confirmation}), S.closed),
+    Action.supervise: (frozenset({S.new}), None),
+    Action.untaken: (frozenset({S.dispatched}), S.accepted),
     Action.reopen: (frozenset({S.closed}), S.reopened),
     Action.rate: (frozenset({S.closed}), None),
     Action.comment: (frozenset({S.closed, S.reopened}), None),
@@ -205,6 +213,8 @@ async def _notify(
             payload=_facts(ticket, **extra),
             key=f"{key}:u{user.id}",
             priority=0 if ticket.urgent else 5,
+            # Quiet hours (issue 6): a non-urgent notice waits for the morning.
+            not_before=None if ticket.urgent else followups.quiet_release(clock.now()),
         )
 
 
@@ -367,6 +377,7 @@ async def report(
         coordinators = await _coordinators(session, community_id)
         await _notify(session, clock, coordinators, "ticket_urgent", ticket, f"t{ticket.id}:urgent")
     await session.flush()
+    await followups.ticket_reported(session, clock, ticket)
     return ticket
 
 
@@ -475,6 +486,7 @@ async def _move(
         ticket.acknowledged_at = clock.now()
     session.add(ticket)
     await _event(session, clock, ticket, actor, action, before, note)
+    await _follow_task(session, clock, ticket, actor, action, note)
     await session.flush()
     events = (
         await session.exec(
@@ -484,6 +496,79 @@ async def _move(
         )
     ).one()
     return f"t{ticket.id}:e{events}"
+
+
+# ---------------------------------------------------------------- the dispatched ticket's task
+
+# Dispatching a ticket gives the volunteer a Task (services/tasks.py); the volunteer's moves on
+# the ticket carry the task along, with the task's own trail (the names of services.tasks).
+TASK_ACTIVE = frozenset({TaskStatus.open, TaskStatus.taken, TaskStatus.returned})
+_TASK_FOLLOWS: dict[Action, tuple[TaskStatus, str]] = {
+    Action.take: (TaskStatus.taken, "take"),
+    Action.decline: (TaskStatus.cancelled, "decline"),
+    Action.resolve: (TaskStatus.done, "complete"),
+    Action.untaken: (TaskStatus.cancelled, "cancel"),
+}
+
+
+async def _open_task(
+    session: AsyncSession, clock: Clock, actor: User, ticket: Ticket, volunteer: User
+) -> Task:
+    assert ticket.id is not None and actor.id is not None
+    now = clock.now()
+    task = Task(
+        community_id=ticket.community_id,
+        ticket_id=ticket.id,
+        text=ticket.text[:2000],
+        status=TaskStatus.open,
+        assignee_id=volunteer.id,
+        created_by=actor.id,
+        created_at=now,
+    )
+    session.add(task)
+    await session.flush()
+    assert task.id is not None
+    session.add(TaskEvent(task_id=task.id, at=now, actor_id=actor.id, action="create"))
+    return task
+
+
+async def _follow_task(
+    session: AsyncSession,
+    clock: Clock,
+    ticket: Ticket,
+    actor: User | None,
+    action: Action,
+    note: str,
+) -> None:
+    follow = _TASK_FOLLOWS.get(action)
+    if follow is None:
+        return
+    task = (
+        await session.exec(
+            select(Task)
+            .where(col(Task.ticket_id) == ticket.id, col(Task.status).in_(TASK_ACTIVE))
+            .order_by(col(Task.id).desc())
+        )
+    ).first()
+    if task is None or task.id is None:
+        return
+    status, name = follow
+    now = clock.now()
+    task.status = status
+    if status == TaskStatus.taken:
+        task.taken_at = now
+    elif status == TaskStatus.done:
+        task.done_at, task.result_note = now, note[:1000]
+    session.add(task)
+    session.add(
+        TaskEvent(
+            task_id=task.id,
+            at=now,
+            actor_id=actor.id if actor else None,
+            action=name,
+            note=note[:1000],
+        )
+    )
 
 
 async def _tell_reporter(
@@ -518,9 +603,20 @@ async def dispatch(
         raise ServiceError(Refusal.unknown_volunteer)
     ticket.assignee_id = volunteer.id
     key = await _move(session, clock, actor, ticket, Action.dispatch, volunteer.display_name)
+    task = await _open_task(session, clock, actor, ticket, volunteer)
     await _tell_reporter(session, clock, ticket, key)
     address = await _address(session, ticket)
-    await _notify(session, clock, [volunteer], "ticket_dispatched", ticket, key, address=address)
+    await _notify(
+        session,
+        clock,
+        [volunteer],
+        "ticket_dispatched",
+        ticket,
+        key,
+        address=address,
+        task_id=task.id,
+    )
+    await followups.ticket_dispatched(session, clock, ticket)
     return ticket
 
 
@@ -580,6 +676,7 @@ async def resolve(
     await _tell_reporter(
         session, clock, ticket, key, note=ticket.resolution_note, photo=photo_file_id
     )
+    await followups.ticket_resolved(session, clock, ticket)
     return ticket
 
 

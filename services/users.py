@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.clock import Clock
+from services.cadence import Coverage, volunteer_coverage
+from services.clock import SHANGHAI, Clock
 from services.errors import Refusal, ServiceError
 from services.org import (
     Place,
@@ -103,9 +105,13 @@ class Profile:
     place: Place
     consent_at: datetime | None
     households: int
+    # A volunteer's visit coverage (issue 5), when asked with a clock.
+    coverage: Coverage | None = None
 
 
-async def profile(session: AsyncSession, user: User) -> Profile:
+async def profile(
+    session: AsyncSession, user: User, clock: Clock | None = None, tz: ZoneInfo = SHANGHAI
+) -> Profile:
     place = await describe_place(
         session,
         street_id=user.street_id,
@@ -122,7 +128,10 @@ async def profile(session: AsyncSession, user: User) -> Profile:
                 .where(col(VolunteerHousehold.volunteer_id) == user.id)
             )
         ).one()
-    return Profile(user.display_name, Role(user.role), place, user.consent_at, households)
+    coverage = None
+    if user.role == Role.volunteer and clock is not None:
+        coverage = await volunteer_coverage(session, clock, user, tz)
+    return Profile(user.display_name, Role(user.role), place, user.consent_at, households, coverage)
 
 
 async def add_user(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Enum, UniqueConstraint
+from sqlalchemy import BigInteger, Enum, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -180,6 +180,8 @@ class Outbox(SQLModel, table=True):
     """
 
     __tablename__ = "outbox"
+    # The sender claims pending rows by priority, then age.
+    __table_args__ = (Index("ix_outbox_claim", "status", "priority", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     chat_id: int = Field(sa_type=BigInteger, index=True)
@@ -313,6 +315,11 @@ class Visit(SQLModel, table=True):
     """A volunteer's household visit (走访)."""
 
     __tablename__ = "visit"
+    # Coverage and activity figures look visits up by household or volunteer and time.
+    __table_args__ = (
+        Index("ix_visit_household_visited", "household_id", "visited_at"),
+        Index("ix_visit_volunteer_visited", "volunteer_id", "visited_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     volunteer_id: int = Field(foreign_key="app_user.id", index=True)

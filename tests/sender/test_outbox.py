@@ -178,7 +178,7 @@ async def test_outcomes_move_only_rows_being_sent(
         assert (row.status, row.attempts) == (OutboxStatus.pending, 1), "429 is no attempt"
         await outbox.claim_due(session, clock, 1)
         assert await outbox.mark_sent(session, row.id, 77, clock)
-        assert not await outbox.mark_failed(session, row.id, clock, "late"), "already sent"
+        assert not await outbox.mark_failed(session, row.id, "late"), "already sent"
         await session.refresh(row)
         assert (row.status, row.message_id, row.sent_at) == (OutboxStatus.sent, 77, clock.now())
         assert row.attempts == 2

@@ -7,11 +7,13 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlmodel import col, select
 
 from bot.sandbox import Sandbox
-from bot.sender import PacedSender
+from bot.sender import PacedSender, SendLimits, TokenBucket
 from bot.standin.client import SandboxClient
+from handlers.notices import render
 from services import outbox
 from services.clock import ManualClock
 from storage.models import Outbox, OutboxStatus
@@ -303,3 +305,55 @@ async def test_a_direct_reply_is_not_delayed_by_a_long_queue(
     assert replies[0]["text"], "the list of commands"
     async with box.session_factory() as session:
         assert (await outbox.counts(session))["pending"] > 100, "the queue was still long"
+
+
+async def test_a_delivery_that_cannot_be_recorded_is_not_sent_again_until_restart(
+    box: Sandbox, client: SandboxClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = sender_of(box)
+    await client.add_user(8401)
+
+    async def database_down(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(outbox, "mark_sent", database_down)
+        row_id = await queue(box, 8401, "只发一次")
+        assert await sender.drain(5)
+        assert (await stored(box, row_id)).status is OutboxStatus.sending
+        assert sender.outcomes["unrecorded"] == 1
+        await asyncio.sleep(0.3)
+        assert await bot_texts(client, 8401) == ["只发一次"], "not retried by the running sender"
+    # Like a crash: the next start re-queues it, and at-least-once sends it again.
+    await sender.stop()
+    sender.start()
+    assert await sender.drain(5)
+    row = await stored(box, row_id)
+    assert (row.status, row.last_error) == (OutboxStatus.sent, outbox.INTERRUPTED)
+    assert await bot_texts(client, 8401) == ["只发一次", "只发一次"]
+
+
+async def test_handlers_find_the_sender_by_name(box: Sandbox) -> None:
+    assert box.dispatcher is not None
+    assert box.dispatcher["sender"] is box.sender
+    assert sender_of(box).running
+
+
+def test_token_buckets_and_backoff() -> None:
+    bucket = TokenBucket(rate=2.0, capacity=3.0, now=10.0)
+    for _ in range(3):
+        assert bucket.wait(10.0) == 0
+        bucket.take(10.0)
+    assert bucket.wait(10.0) == pytest.approx(0.5)
+    assert bucket.available(10.25) == pytest.approx(0.5)
+    assert not bucket.full(11.0) and bucket.full(11.5)
+    assert bucket.available(100.0) == pytest.approx(3.0), "never above capacity"
+
+    limits = SendLimits(backoff_base_s=1.0, backoff_max_s=16.0, backoff_jitter_s=0.0)
+    sender = PacedSender(None, None, ManualClock(), render, limits)  # type: ignore[arg-type]
+    assert [sender.backoff(n) for n in range(7)] == [1, 2, 4, 8, 16, 16, 16]
+    jittery = PacedSender(None, None, ManualClock(), render, SendLimits())  # type: ignore[arg-type]
+    assert all(1.0 <= jittery.backoff(0) <= 1.5 for _ in range(50))
+    assert SendLimits().group_per_s * 60 + 1 <= 20, "at most 20 in any minute per group"
+    with pytest.raises(ValueError):
+        SendLimits(concurrency=0)
