@@ -6,6 +6,7 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 
 from handlers import broadcasts, common, events, invite, start, stats, tasks, tickets, visits
+from handlers.filters import AccessibleMessage
 
 
 def build_router() -> Router:
@@ -13,6 +14,9 @@ def build_router() -> Router:
     only private chats are served."""
     root = Router(name="root")
     root.message.filter(F.chat.type == ChatType.PRIVATE)
+    # Every button handler gets the message it sits on; a button on a message Telegram no
+    # longer shows is answered once, below, as expired.
+    root.callback_query.filter(AccessibleMessage())
     root.include_routers(
         tickets.make_flow_reset_router(),
         start.make_router(),
@@ -27,4 +31,6 @@ def build_router() -> Router:
         tickets.make_router(),
         common.make_fallback_router(),
     )
-    return root
+    top = Router(name="top")
+    top.include_routers(root, common.make_expired_router())
+    return top

@@ -55,14 +55,12 @@ async def on_compose(
 
 async def on_step(
     callback: CallbackQuery,
+    message: Message,
     callback_data: BroadcastCb,
     session: AsyncSession,
     clock: Clock,
     user: User,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message):
-        return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     op, broadcast_id = callback_data.op, callback_data.id
     try:
         if op == "aud":

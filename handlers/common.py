@@ -59,3 +59,10 @@ def make_fallback_router() -> Router:
     router.message.register(on_other)
     router.callback_query.register(on_stale_button)
     return router
+
+
+def make_expired_router() -> Router:
+    """Buttons on messages the bot can no longer see (older than 48 hours)."""
+    router = Router(name="expired")
+    router.callback_query.register(on_stale_button)
+    return router

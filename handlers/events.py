@@ -117,13 +117,13 @@ async def on_audience_typed(message: Message) -> Replies:
 
 async def on_audience(
     callback: CallbackQuery,
+    message: Message,
     callback_data: AudienceCb,
     session: AsyncSession,
     user: User,
     state: FSMContext,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message) or await state.get_state() != EventFlow.audience.state:
+    if await state.get_state() != EventFlow.audience.state:
         return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     try:
         choice = await events.check_audience(
@@ -195,6 +195,7 @@ async def on_description(
 
 async def on_skip_description(
     callback: CallbackQuery,
+    message: Message,
     callback_data: EventStepCb,
     session: AsyncSession,
     clock: Clock,
@@ -202,12 +203,7 @@ async def on_skip_description(
     user: User,
     state: FSMContext,
 ) -> Replies:
-    message = callback.message
-    if (
-        not isinstance(message, Message)
-        or callback_data.op != "nodesc"
-        or await state.get_state() != EventFlow.description.state
-    ):
+    if callback_data.op != "nodesc" or await state.get_state() != EventFlow.description.state:
         return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     return [
         callback.answer(),
@@ -341,15 +337,13 @@ def _single_button(message: Message) -> bool:
 
 async def on_event_button(
     callback: CallbackQuery,
+    message: Message,
     callback_data: EventCb,
     session: AsyncSession,
     clock: Clock,
     settings: Settings,
     user: User,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message):
-        return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     op, event_id = callback_data.op, callback_data.id
     try:
         match op:

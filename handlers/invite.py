@@ -93,6 +93,7 @@ async def on_invite(
 
 async def on_invite_step(
     callback: CallbackQuery,
+    message: Message,
     callback_data: InviteCb,
     session: AsyncSession,
     clock: Clock,
@@ -100,9 +101,8 @@ async def on_invite_step(
     user: User,
     bot: Bot,
 ) -> Replies:
-    message = callback.message
     role = _role(callback_data.role)
-    if not isinstance(message, Message) or role is None:
+    if role is None:
         return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     try:
         if not callback_data.scope_id:

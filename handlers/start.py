@@ -84,14 +84,12 @@ async def on_start(
 
 async def on_consent(
     callback: CallbackQuery,
+    message: Message,
     callback_data: ConsentCb,
     session: AsyncSession,
     clock: Clock,
     settings: Settings,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message):
-        return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     who = identity(callback.from_user, message.chat.id)
     try:
         result = await onboarding.consent(
@@ -110,19 +108,18 @@ async def on_consent(
     ]
 
 
-async def on_decline(callback: CallbackQuery) -> Replies:
-    message = callback.message
-    replies: Replies = [callback.answer()]
-    if isinstance(message, Message):
-        replies.append(message.edit_text(texts.CONSENT_DECLINED, reply_markup=None))
-    return replies
+async def on_decline(callback: CallbackQuery, message: Message) -> Replies:
+    return [callback.answer(), message.edit_text(texts.CONSENT_DECLINED, reply_markup=None)]
 
 
 async def on_street_page(
-    callback: CallbackQuery, callback_data: StreetPageCb, session: AsyncSession, user: User | None
+    callback: CallbackQuery,
+    message: Message,
+    callback_data: StreetPageCb,
+    session: AsyncSession,
+    user: User | None,
 ) -> Replies:
-    message = callback.message
-    if user is None or not isinstance(message, Message):
+    if user is None:
         return [callback.answer(texts.NOT_REGISTERED, show_alert=True)]
     page = await org.streets_page(session, callback_data.page)
     return [
@@ -132,10 +129,13 @@ async def on_street_page(
 
 
 async def on_street(
-    callback: CallbackQuery, callback_data: StreetCb, session: AsyncSession, user: User | None
+    callback: CallbackQuery,
+    message: Message,
+    callback_data: StreetCb,
+    session: AsyncSession,
+    user: User | None,
 ) -> Replies:
-    message = callback.message
-    if user is None or not isinstance(message, Message):
+    if user is None:
         return [callback.answer(texts.NOT_REGISTERED, show_alert=True)]
     try:
         page = await org.communities_page(session, callback_data.street_id, callback_data.page)
@@ -152,10 +152,13 @@ async def on_street(
 
 
 async def on_community(
-    callback: CallbackQuery, callback_data: CommunityCb, session: AsyncSession, user: User | None
+    callback: CallbackQuery,
+    message: Message,
+    callback_data: CommunityCb,
+    session: AsyncSession,
+    user: User | None,
 ) -> Replies:
-    message = callback.message
-    if user is None or not isinstance(message, Message):
+    if user is None:
         return [callback.answer(texts.NOT_REGISTERED, show_alert=True)]
     try:
         community = await bind_resident_community(session, user, callback_data.community_id)

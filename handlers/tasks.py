@@ -94,6 +94,7 @@ async def on_target_expected(message: Message) -> Replies:
 
 async def on_task_new(
     callback: CallbackQuery,
+    message: Message,
     callback_data: TaskNewCb,
     session: AsyncSession,
     clock: Clock,
@@ -101,10 +102,9 @@ async def on_task_new(
     user: User,
     state: FSMContext,
 ) -> Replies:
-    message = callback.message
     current = await state.get_state()
     data = await state.get_data()
-    if not isinstance(message, Message) or "text" not in data:
+    if "text" not in data:
         return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     try:
         if callback_data.kind == "nodue" and current == TaskFlow.due.state:
@@ -166,6 +166,7 @@ async def on_board(message: Message, session: AsyncSession, clock: Clock, user: 
 
 async def on_task_step(
     callback: CallbackQuery,
+    message: Message,
     callback_data: TaskCb,
     session: AsyncSession,
     clock: Clock,
@@ -173,9 +174,6 @@ async def on_task_step(
     user: User,
     state: FSMContext,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message):
-        return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     op, task_id = callback_data.op, callback_data.id
     try:
         match op:

@@ -155,6 +155,7 @@ async def on_free_text(
 
 async def on_household(
     callback: CallbackQuery,
+    message: Message,
     callback_data: HouseholdCb,
     session: AsyncSession,
     clock: Clock,
@@ -163,9 +164,6 @@ async def on_household(
     user: User,
     state: FSMContext,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message):
-        return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     data = await state.get_data()
     pending = str(data.get("pending_text") or "")
     if not pending:
@@ -250,10 +248,13 @@ async def _list_message(
 
 
 async def on_list_page(
-    callback: CallbackQuery, callback_data: ListCb, session: AsyncSession, user: User
+    callback: CallbackQuery,
+    message: Message,
+    callback_data: ListCb,
+    session: AsyncSession,
+    user: User,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message) or callback_data.kind not in LISTS:
+    if callback_data.kind not in LISTS:
         return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     return [
         callback.answer(),
@@ -288,6 +289,7 @@ REASON_OPS = {"dc": "decline", "esc": "escalate", "rf": "refuse"}
 
 async def on_ticket_step(
     callback: CallbackQuery,
+    message: Message,
     callback_data: TicketCb,
     session: AsyncSession,
     clock: Clock,
@@ -295,9 +297,6 @@ async def on_ticket_step(
     user: User,
     state: FSMContext,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message):
-        return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     op, ticket_id, arg = callback_data.op, callback_data.id, callback_data.arg
     try:
         match op:
@@ -413,15 +412,13 @@ async def on_ticket_step(
 
 async def on_category(
     callback: CallbackQuery,
+    message: Message,
     callback_data: CategoryCb,
     session: AsyncSession,
     clock: Clock,
     settings: Settings,
     user: User,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message):
-        return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     try:
         ticket = await tickets.recategorize(
             session, clock, user, callback_data.id, callback_data.code

@@ -122,6 +122,7 @@ async def on_buttons_expected(message: Message) -> Replies:
 
 async def on_visit_step(
     callback: CallbackQuery,
+    message: Message,
     callback_data: VisitCb,
     session: AsyncSession,
     clock: Clock,
@@ -130,9 +131,6 @@ async def on_visit_step(
     user: User,
     state: FSMContext,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message):
-        return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     op, target, arg = callback_data.op, callback_data.id, callback_data.arg
     data = await state.get_data()
     current = await state.get_state()
@@ -346,15 +344,13 @@ async def on_text_after_visit(
 
 async def on_household_card(
     callback: CallbackQuery,
+    message: Message,
     callback_data: HouseholdCardCb,
     session: AsyncSession,
     clock: Clock,
     settings: Settings,
     user: User,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message):
-        return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     try:
         card = await visits.household_card(session, clock, user, callback_data.id)
     except ServiceError as error:
@@ -380,14 +376,12 @@ async def on_coverage(
 
 async def on_coverage_grid(
     callback: CallbackQuery,
+    message: Message,
     callback_data: CoverageCb,
     session: AsyncSession,
     clock: Clock,
     user: User,
 ) -> Replies:
-    message = callback.message
-    if not isinstance(message, Message):
-        return [callback.answer(texts.BUTTON_EXPIRED, show_alert=True)]
     try:
         grid, dues = await cadence.grid_households(session, user, callback_data.grid_id)
     except ServiceError as error:
