@@ -290,3 +290,39 @@ def test_word_bounds_match_jieba_lcut(classifier: Classifier) -> None:
         norm = classifier.standardise(text)
         expected = set(accumulate(map(len, classifier.tokens(text)))) | {0}
         assert classifier.word_bounds(norm) == expected, text
+
+
+# --- the fresh batches ---------------------------------------------------------------------------
+
+TUNED_BATCHES = ("visits", "elders", "wechat", "family", "hardneg")
+
+
+def test_fresh_batches_are_new_text() -> None:
+    from nlp.evaluate import read_examples
+    from tests.nlp.conftest import EXTRA_SET
+
+    seen = {e.text for e in read_examples(DEV)} | {e.text for e in read_examples(EXTRA_SET)}
+    for name in (*TUNED_BATCHES, "final"):
+        batch = read_examples(DATA / f"nlp_fresh_{name}.jsonl")
+        texts = {e.text for e in batch}
+        assert len(texts) == len(batch), name
+        assert not seen & texts, name
+        seen |= texts
+
+
+def test_quality_floors_on_the_tuned_fresh_batches(classifier: Classifier) -> None:
+    """A guard for the five batches the lexicon was tuned on after their first scoring.
+
+    nlp_fresh_final.jsonl has no floor on purpose: it was scored once, before any tuning, as the
+    honest estimate of the classifier on new text, and must not become a tuning target.
+    """
+    from nlp.evaluate import evaluate, read_examples
+
+    examples = [
+        e for name in TUNED_BATCHES for e in read_examples(DATA / f"nlp_fresh_{name}.jsonl")
+    ]
+    report = evaluate(classifier, examples)
+    assert report.macro_f1 >= 0.93
+    assert report.urgent_recall >= 0.97
+    assert report.urgent_precision >= 0.9
+    assert report.unsure_share <= 0.05
