@@ -1396,3 +1396,28 @@ def broadcast_report(p: dict[str, object]) -> str:
 def broadcast_line(status: str, when_text: str, sent: int, total: int, failed: int) -> str:
     names = {"sending": "发送中", "done": "已完成", "cancelled": "已停止"}
     return f"{when_text} {names.get(status, status)}：已发送 {sent}/{total}，失败 {failed}"
+
+
+# The workbook's summary sheet: row labels and their notes.
+SUMMARY_ROWS = {
+    "median": "中位数",
+    "p90": "90%分位",
+    "hours": "{name}{label}（小时）",
+    "scope": "范围",
+    "period": "统计期间",
+    "as_of": "统计截至",
+    "received": "收到诉求",
+    "received_note": "本期新收到的诉求件数",
+    "urgent": "紧急诉求",
+    "acknowledge": "受理用时",
+    "acknowledge_note": "从反映到受理",
+    "resolve": "处理用时",
+    "resolve_note": "从反映到处理完毕（已处理）",
+    "coverage": "走访覆盖率",
+    "volunteers": "志愿者人数",
+    "active": "参与志愿者",
+    "active_note": "本期走访或完成任务的志愿者",
+    "visits": "走访次数",
+    "tasks_done": "完成任务",
+    "rating": "评价：{name}",
+}

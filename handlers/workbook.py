@@ -58,6 +58,8 @@ def _summary(book: Workbook, r: Report, tz: ZoneInfo) -> None:
     _widths(sheet, (16, 22, 10, 10, 60))
     _header(sheet, texts.SUMMARY_HEADER)
 
+    row = texts.SUMMARY_ROWS
+
     def rate(name: str, value: Rate) -> None:
         sheet.append(
             [
@@ -70,30 +72,30 @@ def _summary(book: Workbook, r: Report, tz: ZoneInfo) -> None:
         )
 
     def hours(name: str, d: Durations, note: str) -> None:
-        for label, seconds in (("中位数", d.median), ("90%分位", d.p90)):
+        for label, seconds in ((row["median"], d.median), (row["p90"], d.p90)):
             value = round(seconds / 3600, 1) if seconds is not None else None
-            sheet.append([f"{name}{label}（小时）", value, None, d.count, note])
+            sheet.append([row["hours"].format(name=name, label=label), value, None, d.count, note])
 
-    sheet.append(["范围", texts.scope_label(f.scope_name)])
-    sheet.append(["统计期间", texts.period_label(f.period)])
-    sheet.append(["统计截至", _cell(sheet, _local(f.as_of, tz), WHEN)])
-    sheet.append(["收到诉求", f.received, None, None, "本期新收到的诉求件数"])
-    sheet.append(["紧急诉求", f.urgent])
+    sheet.append([row["scope"], texts.scope_label(f.scope_name)])
+    sheet.append([row["period"], texts.period_label(f.period)])
+    sheet.append([row["as_of"], _cell(sheet, _local(f.as_of, tz), WHEN)])
+    sheet.append([row["received"], f.received, None, None, row["received_note"]])
+    sheet.append([row["urgent"], f.urgent])
     names = texts.RATE_NAMES
     rate(names[0], f.response)
     rate(names[1], f.resolution)
     rate(names[2], f.satisfaction)
     rate(names[3], f.reopened)
-    hours("受理用时", f.acknowledge, "从反映到受理")
-    hours("处理用时", f.resolve, "从反映到处理完毕（已处理）")
-    rate("走访覆盖率", f.coverage_total)
+    hours(row["acknowledge"], f.acknowledge, row["acknowledge_note"])
+    hours(row["resolve"], f.resolve, row["resolve_note"])
+    rate(row["coverage"], f.coverage_total)
     v = f.volunteers
-    sheet.append(["志愿者人数", v.volunteers])
-    sheet.append(["参与志愿者", v.active, None, None, "本期走访或完成任务的志愿者"])
-    sheet.append(["走访次数", v.visits])
-    sheet.append(["完成任务", v.tasks_done])
+    sheet.append([row["volunteers"], v.volunteers])
+    sheet.append([row["active"], v.active, None, None, row["active_note"]])
+    sheet.append([row["visits"], v.visits])
+    sheet.append([row["tasks_done"], v.tasks_done])
     for rating, count in f.ratings.items():
-        sheet.append([f"评价：{texts.RATING_NAMES[rating]}", count])
+        sheet.append([row["rating"].format(name=texts.RATING_NAMES[rating]), count])
 
     sheet.append([])
     statuses = list(texts.STATUS_NAMES)
