@@ -273,7 +273,6 @@ NO_MY_TICKETS = "您还没有反映过问题。有事直接发文字告诉我就
 NO_TASKS = "您目前没有待办的任务。"
 INBOX_HEADER = "待办事项（紧急的在前，其次按时间先后），共 {pages} 页，第 {page} 页："
 MY_TICKETS_HEADER = "您反映的问题："
-TASKS_HEADER = "派给您的任务："
 CANCELLED = "好的，已取消。"
 COMMENT_SAVED = "您的意见已记录，谢谢！"
 RATING_THANKS = "谢谢您的评价！"

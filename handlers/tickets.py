@@ -3,6 +3,7 @@ task, and the resident's confirmation and rating. Rules live in services.tickets
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,8 +25,9 @@ from nlp.classifier import Classifier
 from services import households, tickets
 from services.clock import Clock
 from services.errors import ServiceError
+from services.org import Page
 from services.tickets import TicketRules
-from storage.models import Rating, Role, User
+from storage.models import Rating, Role, Ticket, User
 
 
 class TicketFlow(StatesGroup):
@@ -219,28 +221,29 @@ async def on_mytickets(message: Message, session: AsyncSession, user: User) -> R
     return [await _list_message(message, session, user, "mine", 0, edit=False)]
 
 
-LISTS = {
-    "inbox": (tickets.inbox, texts.NO_TICKETS),
-    "mine": (tickets.mine, texts.NO_MY_TICKETS),
-    "tasks": (tickets.assigned, texts.NO_TASKS),
+# kind → (what to list, the words when empty, the header over a page)
+Fetch = Callable[[AsyncSession, User, int], Awaitable[Page[Ticket]]]
+LISTS: dict[str, tuple[Fetch, str, Callable[[Page[Ticket]], str]]] = {
+    "inbox": (
+        tickets.inbox,
+        texts.NO_TICKETS,
+        lambda page: texts.INBOX_HEADER.format(pages=page.pages, page=page.page + 1),
+    ),
+    "mine": (tickets.mine, texts.NO_MY_TICKETS, lambda page: texts.MY_TICKETS_HEADER),
 }
 
 
 async def _list_message(
     message: Message, session: AsyncSession, user: User, kind: str, page: int, *, edit: bool
 ) -> Any:
-    fetch, empty = LISTS[kind]
+    fetch, empty, heading = LISTS[kind]
     try:
         result = await fetch(session, user, page)
     except ServiceError as error:
         return message.answer(_refused(error))
     if not result.items:
         return message.edit_text(empty) if edit else message.answer(empty)
-    header = {
-        "inbox": texts.INBOX_HEADER.format(pages=result.pages, page=result.page + 1),
-        "mine": texts.MY_TICKETS_HEADER,
-        "tasks": texts.TASKS_HEADER,
-    }[kind]
+    header = heading(result)
     markup = keyboards.ticket_list(kind, result)
     if edit:
         return message.edit_text(header, reply_markup=markup)

@@ -943,17 +943,6 @@ async def mine(session: AsyncSession, actor: User, page: int = 0) -> Page[Ticket
     return await _page(session, where, page, urgent_first=False)
 
 
-async def assigned(session: AsyncSession, actor: User, page: int = 0) -> Page[Ticket]:
-    """A volunteer's dispatched, still open tickets (/tasks)."""
-    if actor.role != Role.volunteer:
-        raise ServiceError(Refusal.not_allowed)
-    where = [
-        col(Ticket.assignee_id) == actor.id,
-        col(Ticket.status).in_({S.dispatched, S.in_progress}),
-    ]
-    return await _page(session, where, page, urgent_first=True)
-
-
 async def _page(
     session: AsyncSession, where: Sequence[Any], page: int, *, urgent_first: bool
 ) -> Page[Ticket]:
