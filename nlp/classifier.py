@@ -51,7 +51,7 @@ from typing import Final, NamedTuple
 
 import jieba
 
-from nlp.lexicon import USER_DICT_PATH, Lexicon, load_lexicon
+from nlp.lexicon import USER_DICT_PATH, Lexicon, LexiconError, load_lexicon
 from nlp.taxonomy import CATEGORY_CODES, UNSURE
 
 jieba.setLogLevel(logging.WARNING)
@@ -94,6 +94,16 @@ _JIEBA_HAN: Final = jieba.re_han_default
 _ASCII_ALNUM: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 _NOT_CATEGORY_WORDS: Final = ("不是", "并非", "并不是", "不属于", "不算")
+
+# Patterns in the lexicon: "#" stands for a number ("#个小时": 两个小时, 五个多小时, 12个小时) and
+# "…" for a short gap inside one clause ("攒…药": 攒了好多药), so that one entry covers the
+# everyday variants of a phrase. A gap holds no negator: "开门…走" is not "开门没走".
+PATTERN_NUMBER: Final = "#"
+PATTERN_GAP: Final = "…"
+GAP_MAX: Final = 6
+_NUMBER: Final = "(?:[0-9]+|[〇零一二两三四五六七八九十百千几半]+)多?"
+_NUMBER_BEFORE: Final = re.compile(_NUMBER + "$")
+_GAP_CLASS: Final = "[^" + re.escape("".join(sorted(CLAUSE_BREAKS))) + "不没别未]"
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,31 @@ class _Entry(NamedTuple):
     cue_mode: int  # alignment rule in the urgency selection (_NONE: no urgency role)
     blocks: bool  # a weighted cue or a marker: hides overlapping cues (else only serves combos)
     counts: bool  # a weighted cue or a combo word: goes on to the urgency score
+    pattern: re.Pattern[str] | None = None  # for "#" and "…" entries: the whole pattern
+    lead_number: bool = False  # the pattern starts with "#" (its anchor follows the number)
+
+
+def is_pattern(key: str) -> bool:
+    """A lexicon entry with "#" (a number) or "…" (a short gap) in it."""
+    return PATTERN_NUMBER in key or PATTERN_GAP in key
+
+
+def pattern_anchor(key: str) -> str:
+    """The literal text a pattern is found by: its first piece between "#" and "…"."""
+    return re.split("[#…]", key.lstrip(PATTERN_NUMBER), maxsplit=1)[0]
+
+
+def compile_pattern(key: str) -> re.Pattern[str]:
+    """The regular expression of a lexicon pattern ("#个小时", "攒…药")."""
+    chunks = key.split(PATTERN_GAP)
+    if not pattern_anchor(key) or any(not chunk for chunk in chunks):
+        raise LexiconError(
+            f"{key!r}: a pattern needs words around each '…' and a word after a leading '#'"
+        )
+    gap = f"{_GAP_CLASS}{{0,{GAP_MAX}}}?"
+    return re.compile(
+        gap.join(_NUMBER.join(re.escape(piece) for piece in chunk.split("#")) for chunk in chunks)
+    )
 
 
 @dataclass(frozen=True)
@@ -246,8 +281,12 @@ class Classifier:
             cue_w, always_w, combo_w = cues.get(key, 0.0), always.get(key, 0.0), bits.get(key, 0)
             if key in context_words:
                 flag |= _CONTEXT
+            pattern = compile_pattern(key) if not suffix and is_pattern(key) else None
             if suffix:
                 cat_mode, cue_mode = (_END if cat_w else _NONE), _NONE
+            elif pattern is not None:
+                cat_mode = _FREE if cat_w else _NONE
+                cue_mode = _FREE if cue_w or always_w or combo_w else _NONE
             else:
                 single = len(key) == 1
                 if cat_w:
@@ -272,6 +311,8 @@ class Classifier:
                     cue_mode,
                     bool(cue_w or always_w or flag & _URGENCY_FLAGS),
                     bool(cue_w or always_w or combo_w),
+                    pattern,
+                    pattern is not None and key.startswith(PATTERN_NUMBER),
                 )
         self._build_automaton(entries)
         self._compile_variants(lex.variants)
@@ -287,6 +328,7 @@ class Classifier:
             for k, e in entries.items()
             if len(k) >= 2
             and not e.flags & _SUFFIX
+            and e.pattern is None
             and (e.cats or e.cue or e.always or e.flags & (_URGENCY_FLAGS | _NOT_CAT | _STOP))
         )
 
@@ -312,7 +354,10 @@ class Classifier:
         goto: list[dict[str, int]] = [{}]
         own: list[list[tuple[int, _Entry]]] = [[]]
         for key, entry in entries.items():
-            text = key[1:] if entry.flags & _SUFFIX else key
+            if entry.pattern is not None:
+                text = pattern_anchor(key)
+            else:
+                text = key[1:] if entry.flags & _SUFFIX else key
             state = 0
             for ch in text:
                 nxt = goto[state].get(ch)
@@ -452,8 +497,26 @@ class Classifier:
             outs = outputs[state]
             if outs:
                 for length, entry in outs:
-                    hits.append((-length, end - length, end, entry))
+                    if entry.pattern is None:
+                        hits.append((-length, end - length, end, entry))
+                    else:
+                        span = self._pattern_span(text, end - length, entry)
+                        if span is not None:
+                            hits.append((span[0] - span[1], span[0], span[1], entry))
         return hits
+
+    @staticmethod
+    def _pattern_span(text: str, anchor: int, entry: _Entry) -> tuple[int, int] | None:
+        """Where a pattern whose anchor was found at ``anchor`` matches, if it does."""
+        start = anchor
+        if entry.lead_number:
+            number = _NUMBER_BEFORE.search(text, max(0, anchor - 8), anchor)
+            if number is None:
+                return None
+            start = number.start()
+        assert entry.pattern is not None
+        match = entry.pattern.match(text, start)
+        return (start, match.end()) if match is not None else None
 
     def classify(self, text: str) -> Classification:
         """Classify one message: category (or "unsure"), confidence, reasons and urgency."""
@@ -493,7 +556,7 @@ class Classifier:
         negs: list[tuple[int, int]] = []  # (start, end) of negators
         frames: list[tuple[int, bool]] = []  # (start, True) past/hypothetical, (start, False) now
         resolved: list[int] = []  # starts of "resolved" markers
-        nows: list[int] = []  # starts of "now" markers
+        nows: list[tuple[int, int]] = []  # (start, end) of "now" markers
         afters: set[int] = set()  # starts of "after" markers
         framed = False  # a past or hypothetical marker was found
         for neg_len, start, end, entry in hits:
@@ -502,7 +565,9 @@ class Classifier:
             if cat_mode and taken_cat & span != span:
                 if cat_mode == _FREE:
                     taken_cat |= span
-                    if start in bounds:
+                    if entry.pattern is not None:
+                        factor = 1.0  # a pattern says itself how far it reaches
+                    elif start in bounds:
                         factor = 1.0 if end in bounds else ONE_SIDE_WEIGHT
                     else:
                         factor = ONE_SIDE_WEIGHT if end in bounds else NO_SIDE_WEIGHT
@@ -521,7 +586,17 @@ class Classifier:
             # across it ("膝盖"), but it does hide negators and other markers ("没" in "没人接").
             if (
                 cue_mode
-                and not (taken_cue if entry.blocks else taken_cue | taken_combo) & span
+                and (
+                    not (taken_cue if entry.blocks else taken_cue | taken_combo) & span
+                    # overlapping an earlier match is fine for a match of whole jieba words
+                    # ("一直没" and "没人接" in "一直/没人/接"), not for one cutting through them
+                    # ("没过" in "出没/过")
+                    or (
+                        (taken_cue if entry.blocks else taken_cue | taken_combo) & span != span
+                        and start in bounds
+                        and end in bounds
+                    )
+                )
                 and (
                     cue_mode == _FREE or (start in bounds and (cue_mode == _START or end in bounds))
                 )
@@ -539,7 +614,7 @@ class Classifier:
                             framed = True
                         if flags & _NOW:
                             frames.append((start, False))
-                            nows.append(start)
+                            nows.append((start, end))
                         if flags & _RESOLVED:
                             resolved.append(start)
                         if flags & _AFTER:
@@ -565,9 +640,12 @@ class Classifier:
                 if afters and (end in afters or end + 1 in afters):
                     continue
                 if resolved and any(
-                    r > start and not any(start < n < r for n in nows) for r in resolved
+                    r > start and not any(start < n and n_end < r for n, n_end in nows)
+                    for r in resolved
                 ):
-                    continue  # resolved later on, with no "now" in between
+                    # resolved later on, with no "now" in between ("现在没事了" is itself the
+                    # resolution)
+                    continue
                 if (negs or framed) and self._cancelled(
                     norm, start, negs, frames if framed else [], breaks, sentence
                 ):
