@@ -11,7 +11,8 @@ How a message is read:
 3. One pass of an Aho-Corasick automaton over the characters finds every lexicon term and marker.
    Longest matches win. A term that lines up with jieba's words counts in full, one that cuts
    through a jieba word counts less, and a one-character term counts only as a whole jieba word
-   ("吵" yes, the 吵 inside "吵架" no). A pattern ``*声`` matches any word ending in 声. Category
+   ("吵" yes, the 吵 inside "吵架" no). A pattern ``*声`` matches any word ending in 声, ``#个小时``
+   any number of hours, ``攒…药`` the two words a few characters apart in one clause. Category
    terms and urgency cues are selected separately, so a long category term ("头晕站不起来") does
    not hide the cue inside it ("站不起来"); a word that only serves combinations does not hide a
    weighted cue either.
@@ -24,7 +25,8 @@ How a message is read:
    ("如果煤气泄漏了，…打119还是…", but "之前没这样过，今天…"), when an "after" marker follows it
    ("中风以后", "自残倾向"), or when a "resolved" marker follows it with no "now" in between
    ("摔了一跤，去医院看过了没大碍"). Words of the context groups (who or what: older people, gas,
-   water) are never cancelled; only the words for what happens are.
+   water) are never cancelled; only the words for what happens are. Words of the lasting groups
+   (thoughts of suicide) are cancelled by negators only: "前两天说过不想活了" is still urgent.
    ``[urgent.always]`` cues and ``explicit`` combos (gas + leaking) are urgent in any category but
    a calm one (a relief application after a fire). ``[urgent.cues]`` (positive, or negative for
    chronic and administrative wording: 经常, 老化, 请问, 怎么申请) and the combos (a vulnerable
@@ -140,6 +142,7 @@ _HYPO: Final = 256  # a hypothetical ("如果", "万一"): cancels cues after it
 _NOW: Final = 512  # "现在", "又", "今天": ends the reach of a past or hypothetical marker
 _RESOLVED: Final = 1024  # "没大碍", "修好了": cancels the cues before it
 _CONTEXT: Final = 2048  # only in combo groups naming who or what ("老人", "煤气"): never cancelled
+_LASTING: Final = 4096  # words of despair: past and "resolved" markers do not cancel them
 _URGENCY_FLAGS: Final = _NEG | _PAST | _HEDGE | _AFTER | _BLOCK | _HYPO | _NOW | _RESOLVED
 
 # how a match must line up with jieba's words, per selection
@@ -238,6 +241,7 @@ class Classifier:
             if name not in lex.context_groups
             for w in group
         }
+        lasting_words = {w.lower() for name in lex.lasting_groups for w in lex.word_groups[name]}
         bit = 0
         for combo in lex.combos:
             mask = 0
@@ -281,6 +285,8 @@ class Classifier:
             cue_w, always_w, combo_w = cues.get(key, 0.0), always.get(key, 0.0), bits.get(key, 0)
             if key in context_words:
                 flag |= _CONTEXT
+            if key in lasting_words:
+                flag |= _LASTING
             pattern = compile_pattern(key) if not suffix and is_pattern(key) else None
             if suffix:
                 cat_mode, cue_mode = (_END if cat_w else _NONE), _NONE
@@ -639,15 +645,20 @@ class Classifier:
                     continue
                 if afters and (end in afters or end + 1 in afters):
                     continue
-                if resolved and any(
-                    r > start and not any(start < n and n_end < r for n, n_end in nows)
-                    for r in resolved
+                lasting = entry.flags & _LASTING
+                if (
+                    resolved
+                    and not lasting
+                    and any(
+                        r > start and not any(start < n and n_end < r for n, n_end in nows)
+                        for r in resolved
+                    )
                 ):
                     # resolved later on, with no "now" in between ("现在没事了" is itself the
                     # resolution)
                     continue
                 if (negs or framed) and self._cancelled(
-                    norm, start, negs, frames if framed else [], breaks, sentence
+                    norm, start, negs, frames if framed and not lasting else [], breaks, sentence
                 ):
                     continue
                 live.append((sentence, start, entry))

@@ -84,6 +84,9 @@ class Lexicon:
     # [groups] naming who or what (older people, gas, water): their words are never cancelled by
     # negators, past or hypothetical markers; only the words for what happens are
     context_groups: tuple[str, ...] = ()
+    # [groups] whose words stay urgent when told about as past ("前两天说过不想活了"): past and
+    # "resolved" markers do not cancel them, negators still do
+    lasting_groups: tuple[str, ...] = ()
     urgent_always: dict[str, float] = field(default_factory=dict)
     urgent_cues: dict[str, float] = field(default_factory=dict)
     combos: tuple[Combo, ...] = ()
@@ -107,6 +110,7 @@ class Lexicon:
             word_groups=dict(self.word_groups),
             urgent_categories=self.urgent_categories,
             context_groups=self.context_groups,
+            lasting_groups=self.lasting_groups,
             urgent_always=dict(self.urgent_always),
             urgent_cues=dict(self.urgent_cues),
             combos=self.combos,
@@ -218,9 +222,11 @@ def parse_lexicon(text: str) -> Lexicon:
             )
         )
     context = _words(urgent, "context_groups")
-    for name in context:
-        if name not in word_groups:
-            raise LexiconError(f"[urgent] context_groups: unknown group {name!r}")
+    lasting = _words(urgent, "lasting_groups")
+    for key, names in (("context_groups", context), ("lasting_groups", lasting)):
+        for name in names:
+            if name not in word_groups:
+                raise LexiconError(f"[urgent] {key}: unknown group {name!r}")
     categories = _table(data, "categories")
     terms: dict[str, dict[str, float]] = {}
     for code in categories:
@@ -245,6 +251,7 @@ def parse_lexicon(text: str) -> Lexicon:
         word_groups=word_groups,
         urgent_categories=gate,
         context_groups=context,
+        lasting_groups=lasting,
         urgent_always=_weights(_table(urgent, "always"), "urgent.always"),
         urgent_cues=_weights(_table(urgent, "cues"), "urgent.cues"),
         combos=tuple(combos),
@@ -316,6 +323,7 @@ def dump_lexicon(lexicon: Lexicon) -> str:
         "[urgent]",
         *_word_list("categories", lexicon.urgent_categories),
         *_word_list("context_groups", lexicon.context_groups),
+        *_word_list("lasting_groups", lexicon.lasting_groups),
         "",
         "[urgent.always]",
         *(_entry(t, w) for t, w in lexicon.urgent_always.items()),

@@ -8,7 +8,7 @@ from dataclasses import FrozenInstanceError
 import pytest
 
 from nlp.classifier import Classification, Classifier, load_classifier
-from nlp.lexicon import Lexicon
+from nlp.lexicon import Lexicon, LexiconError
 from nlp.taxonomy import CATEGORY_CODES, UNSURE
 
 EXAMPLES: list[tuple[str, str]] = [
@@ -216,6 +216,37 @@ def test_evenly_split_evidence_is_unsure(classifier: Classifier) -> None:
     assert clear.category == "facilities"
     assert clear.runner_up == "activity"
     assert clear.confidence == pytest.approx((2 / 3) * (2 / 3), abs=1e-4)
+
+
+def test_patterns_cover_numbers_and_short_gaps(classifier: Classifier) -> None:
+    lexicon = Lexicon(
+        urgent_threshold=1.0,
+        urgent_categories=("elderly",),
+        urgent_cues={"#个小时": 1.0, "攒…药": 1.0},
+        terms={"elderly": {"老人": 1.0}},
+    )
+    small = classifier.with_lexicon(lexicon)
+    for text in ("老人出门两个小时", "老人出门12个小时", "老人出门十几个小时", "老人攒了好多药"):
+        assert small.classify(text).urgent, text
+    # no number before the hours, a gap across a clause, a negator in the gap
+    for text in ("老人出门个把小时", "老人攒钱，买药", "老人攒不到药"):
+        assert not small.classify(text).urgent, text
+    with pytest.raises(LexiconError):
+        classifier.with_lexicon(Lexicon(urgent_cues={"…药": 1.0}))
+
+
+def test_thoughts_of_suicide_stay_urgent_when_told_as_past(classifier: Classifier) -> None:
+    told = classifier.classify("他妈妈说他前两天讲过活着没意思，不如死了算了，家里人很担心")
+    assert told.urgent and told.category == "mental"
+    # a fire that is over is not urgent: only the despair words last
+    assert not classifier.classify("前两天楼下着过火，现在想问问墙什么时候刷").urgent
+    assert not classifier.classify("他说他不是不想活，就是最近太累").urgent
+
+
+def test_overlapping_whole_words_both_count(classifier: Classifier) -> None:
+    # "一直没" (chronic) and "没人接" (cannot be reached) share a character
+    result = classifier.classify("我爸82了一个人住，从早上打电话到现在一直没人接")
+    assert result.urgent and result.category == "elderly"
 
 
 @pytest.mark.parametrize(
