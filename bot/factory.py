@@ -14,6 +14,7 @@ from config.settings import Settings
 from handlers import build_router
 from nlp.classifier import Classifier
 from services.clock import Clock
+from services.followups import FollowUpRules
 from storage.db import SessionFactory
 from storage.fsm import SqlStorage
 
@@ -33,15 +34,20 @@ def build_dispatcher(
     session_factory: SessionFactory,
     clock: Clock,
     classifier: Classifier,
+    followup_rules: FollowUpRules,
     storage: BaseStorage | None = None,
 ) -> Dispatcher:
-    """Everything a handler may ask for by name is given here (aiogram's injection)."""
+    """Everything a handler may ask for by name is given here (aiogram's injection).
+
+    `followup_rules` (the quiet hours, the follow-ups' delays) are built once from the settings
+    by the caller (bot.scheduler.rules_from), which gives the same rules to the scheduler."""
     dp = Dispatcher(
         storage=storage or SqlStorage(session_factory),
         settings=settings,
         classifier=classifier,
         session_factory=session_factory,
         clock=clock,
+        followup_rules=followup_rules,
     )
     dp.update.outer_middleware(FloodLimitMiddleware(clock))
     dp.update.outer_middleware(UnitOfWorkMiddleware(session_factory, clock))

@@ -16,7 +16,6 @@ from bot.sender import PacedSender
 from config.settings import Settings
 from handlers.notices import render
 from nlp.classifier import load_classifier
-from services import followups
 from services.clock import Clock, ScaledClock, SystemClock
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade_async
@@ -29,22 +28,23 @@ async def run_polling(settings: Settings) -> None:
     bot = make_bot(settings.bot_token.get_secret_value(), settings.api_base_url)
     session_factory = make_session_factory(engine)
     clock = SystemClock()
+    followup_rules = rules_from(settings.tz, settings.quiet_hours)
     dp = build_dispatcher(
         settings=settings,
         session_factory=session_factory,
         clock=clock,
         classifier=load_classifier(),
+        followup_rules=followup_rules,
     )
     sender = PacedSender(bot, session_factory, clock, render)
     dp["sender"] = sender  # handlers and middlewares wake it by name
-    followups.configure(rules_from(settings.tz, settings.quiet_hours))
     scheduler = build_scheduler(
         session_factory,
         clock,
         tz=settings.tz,
+        rules=followup_rules,
         sender=sender,
         sweep_delay_ms=settings.sweep_delay_ms,
-        quiet_hours=settings.quiet_hours,
     )
     try:
         await set_default_menu(bot)
@@ -70,7 +70,6 @@ async def run_sandbox(
     clock: Clock = ScaledClock(clock_speed) if clock_speed != 1 else SystemClock()
     database_url = sqlite_url(db_path)
     await prepare_database(database_url, clock)
-    followups.configure(rules_from(settings.tz, settings.quiet_hours))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from bot.factory import build_dispatcher, make_bot
-from bot.scheduler import FollowUpScheduler, build_scheduler
+from bot.scheduler import FollowUpScheduler, build_scheduler, rules_from
 from bot.sender import PacedSender, SendLimits
 from bot.standin import StandIn
 from bot.web import mount_chat_page, persona_loader
@@ -53,6 +53,9 @@ class Sandbox:
         self.settings = (settings or Settings()).model_copy(
             update={"database_url": database_url, "bot_username": "HaitangBot"}
         )
+        # Built once from the settings: handlers get them by name, the scheduler sweeps with
+        # them, and tests that sweep themselves pass them to services.followups.sweep.
+        self.followup_rules = rules_from(self.settings.tz, self.settings.quiet_hours)
         self.polling_timeout = polling_timeout
         self.classifier = classifier
         self.chat_page = chat_page  # serve the chat page (bot.web) at / on the stand-in
@@ -65,7 +68,8 @@ class Sandbox:
         # Delivers the outbox (notices to others); handlers get it by name as `sender`.
         self.sender: PacedSender | None = None
         # Sweeps due follow-ups every `sweep_interval_s` (`haitang sandbox`: every second);
-        # None: no scheduler, tests call services.followups.sweep themselves.
+        # None: no scheduler, tests call services.followups.sweep themselves (with
+        # `followup_rules`).
         self.sweep_interval_s = sweep_interval_s
         self.scheduler: FollowUpScheduler | None = None
         self.port = 0
@@ -116,6 +120,7 @@ class Sandbox:
             session_factory=self.session_factory,
             clock=self.clock,
             classifier=self.classifier or load_classifier(),
+            followup_rules=self.followup_rules,
         )
         self.sender = PacedSender(
             self.bot, self.session_factory, self.clock, render, self.send_limits
@@ -128,10 +133,10 @@ class Sandbox:
                 self.session_factory,
                 self.clock,
                 tz=self.settings.tz,
+                rules=self.followup_rules,
                 interval_s=self.sweep_interval_s,
                 sender=self.sender,
                 sweep_delay_ms=self.settings.sweep_delay_ms,
-                quiet_hours=self.settings.quiet_hours,
             )
             self.scheduler.start()
         self._polling = asyncio.create_task(

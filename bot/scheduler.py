@@ -29,13 +29,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from services import broadcasts
 from services.clock import Clock
-from services.followups import (
-    DEFAULT_RULES,
-    FollowUpRules,
-    SweepReport,
-    parse_quiet_hours,
-    sweep,
-)
+from services.followups import FollowUpRules, SweepReport, parse_quiet_hours, sweep
 from storage.db import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -60,7 +54,7 @@ class FollowUpScheduler:
         *,
         tz: ZoneInfo,
         interval_s: float = PRODUCTION_INTERVAL_S,
-        rules: FollowUpRules = DEFAULT_RULES,
+        rules: FollowUpRules,
         sender: Wakeable | None = None,
         sweep_delay_s: float = 0.0,
     ) -> None:
@@ -163,7 +157,9 @@ class FollowUpScheduler:
 
 
 def rules_from(tz: ZoneInfo, quiet_hours: str) -> FollowUpRules:
-    """The follow-up rules with the bot's time zone and the configured quiet hours."""
+    """The follow-up rules with the bot's time zone and the configured quiet hours. The
+    composition root calls this once and gives the result to the dispatcher (handlers get it
+    by name as `followup_rules`) and to build_scheduler."""
     quiet_start, quiet_end = parse_quiet_hours(quiet_hours)
     return FollowUpRules(tz=tz, quiet_start=quiet_start, quiet_end=quiet_end)
 
@@ -173,16 +169,12 @@ def build_scheduler(
     clock: Clock,
     *,
     tz: ZoneInfo,
+    rules: FollowUpRules,
     interval_s: float = PRODUCTION_INTERVAL_S,
     sender: Wakeable | None = None,
     sweep_delay_ms: int = 0,
-    quiet_hours: str = "21:00-08:00",
-    rules: FollowUpRules | None = None,
 ) -> FollowUpScheduler:
-    """The composition root's one call: the follow-up rules follow the bot's time zone and
-    the configured quiet hours."""
-    if rules is None:
-        rules = rules_from(tz, quiet_hours)
+    """The composition root's one call; `rules` are the ones it gave the dispatcher."""
     return FollowUpScheduler(
         session_factory,
         clock,

@@ -18,6 +18,7 @@ from handlers.replies import Replies
 from services import broadcasts
 from services.clock import Clock
 from services.errors import Refusal, ServiceError
+from services.followups import FollowUpRules
 from storage.models import User
 
 
@@ -59,6 +60,7 @@ async def on_step(
     callback_data: BroadcastCb,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     user: User,
 ) -> Replies:
     op, broadcast_id = callback_data.op, callback_data.id
@@ -85,6 +87,7 @@ async def on_step(
                 broadcast_id,
                 status_chat_id=message.chat.id,
                 status_message_id=message.message_id,
+                followup_rules=followup_rules,
             )
             figures: dict[str, object] = {
                 "sent": 0,

@@ -24,6 +24,7 @@ from handlers.replies import Replies
 from services import events
 from services.clock import Clock
 from services.errors import Refusal, ServiceError
+from services.followups import FollowUpRules
 from storage.models import Audience, Role, User
 
 RULES = events.DEFAULT_RULES
@@ -341,6 +342,7 @@ async def on_event_button(
     callback_data: EventCb,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     settings: Settings,
     user: User,
 ) -> Replies:
@@ -362,7 +364,9 @@ async def on_event_button(
                     )
                 return [*replies, message.answer(text)]
             case "leave":
-                left = await events.leave(session, clock, user, event_id)
+                left = await events.leave(
+                    session, clock, user, event_id, followup_rules=followup_rules
+                )
                 view = await events.view(session, user, event_id)
                 replies = [callback.answer()]
                 if _single_button(message):
@@ -372,7 +376,9 @@ async def on_event_button(
                 was_waiting = left.was == "waiting"
                 return [*replies, message.answer(texts.event_left(left.event.title, was_waiting))]
             case "pub":
-                event, told = await events.publish(session, clock, user, event_id)
+                event, told = await events.publish(
+                    session, clock, user, event_id, followup_rules=followup_rules
+                )
                 assert event.id is not None
                 view = await events.view(session, user, event.id)
                 return [

@@ -22,6 +22,7 @@ from handlers.replies import Replies
 from services import tasks
 from services.clock import Clock
 from services.errors import Refusal, ServiceError
+from services.followups import FollowUpRules
 from services.tasks import TaskAction
 from storage.models import User
 
@@ -98,6 +99,7 @@ async def on_task_new(
     callback_data: TaskNewCb,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     settings: Settings,
     user: User,
     state: FSMContext,
@@ -123,6 +125,7 @@ async def on_task_new(
                 due,
                 grid_id=callback_data.id if callback_data.kind == "g" else None,
                 volunteer_id=callback_data.id if callback_data.kind == "v" else None,
+                followup_rules=followup_rules,
             )
             await state.clear()
             return [
@@ -170,6 +173,7 @@ async def on_task_step(
     callback_data: TaskCb,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     settings: Settings,
     user: User,
     state: FSMContext,
@@ -187,7 +191,9 @@ async def on_task_step(
                     ),
                 ]
             case "take":
-                view = await tasks.accept(session, clock, user, task_id)
+                view = await tasks.accept(
+                    session, clock, user, task_id, followup_rules=followup_rules
+                )
                 return [
                     callback.answer(texts.ACTION_NAMES["take"] + " ✓"),
                     message.edit_reply_markup(reply_markup=keyboards.task_actions(view, user)),
@@ -207,7 +213,9 @@ async def on_task_step(
                 ask = texts.ASK_RESOLUTION if task.ticket_id else texts.TASK_ASK_RESULT
                 return [callback.answer(), message.answer(ask)]
             case "ok":
-                view = await tasks.confirm(session, clock, user, task_id)
+                view = await tasks.confirm(
+                    session, clock, user, task_id, followup_rules=followup_rules
+                )
                 return [
                     callback.answer(texts.BTN_TASK_CONFIRM + " ✓"),
                     message.edit_reply_markup(reply_markup=None),
@@ -222,13 +230,26 @@ async def on_task_step(
 
 
 async def on_result(
-    message: Message, session: AsyncSession, clock: Clock, user: User, state: FSMContext
+    message: Message,
+    session: AsyncSession,
+    clock: Clock,
+    followup_rules: FollowUpRules,
+    user: User,
+    state: FSMContext,
 ) -> Replies:
     data = await state.get_data()
     note = message.text or message.caption or ""
     photo = message.photo[-1].file_id if message.photo else None
     try:
-        view = await tasks.complete(session, clock, user, int(data["task_id"]), note, photo)
+        view = await tasks.complete(
+            session,
+            clock,
+            user,
+            int(data["task_id"]),
+            note,
+            photo,
+            followup_rules=followup_rules,
+        )
     except ServiceError as error:
         if error.refusal != Refusal.empty_text:
             await state.clear()
@@ -238,16 +259,25 @@ async def on_result(
 
 
 async def on_reason(
-    message: Message, session: AsyncSession, clock: Clock, user: User, state: FSMContext
+    message: Message,
+    session: AsyncSession,
+    clock: Clock,
+    followup_rules: FollowUpRules,
+    user: User,
+    state: FSMContext,
 ) -> Replies:
     data = await state.get_data()
     task_id, reason = int(data["task_id"]), message.text or ""
     try:
         if data.get("op") == TaskAction.give_back.value:
-            view = await tasks.give_back(session, clock, user, task_id, reason)
+            view = await tasks.give_back(
+                session, clock, user, task_id, reason, followup_rules=followup_rules
+            )
             reply = texts.task_returned_reply(view)
         else:
-            view = await tasks.decline(session, clock, user, task_id, reason)
+            view = await tasks.decline(
+                session, clock, user, task_id, reason, followup_rules=followup_rules
+            )
             reply = texts.task_declined_reply(view)
     except ServiceError as error:
         if error.refusal != Refusal.empty_text:

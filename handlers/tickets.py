@@ -25,6 +25,7 @@ from nlp.classifier import Classifier
 from services import households, tickets
 from services.clock import Clock
 from services.errors import ServiceError
+from services.followups import FollowUpRules
 from services.org import Page
 from services.tickets import TicketRules
 from storage.models import Rating, Role, Ticket, User
@@ -88,6 +89,7 @@ async def _file_report(
     text: str,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     settings: Settings,
     classifier: Classifier,
     user: User,
@@ -102,6 +104,7 @@ async def _file_report(
             text,
             household_id=household_id,
             rules=rules(settings),
+            followup_rules=followup_rules,
         )
     except ServiceError as error:
         return [message.answer(_refused(error))]
@@ -118,6 +121,7 @@ async def on_report_text(
     message: Message,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     settings: Settings,
     classifier: Classifier,
     user: User,
@@ -130,6 +134,7 @@ async def on_report_text(
         message.text or "",
         session,
         clock,
+        followup_rules,
         settings,
         classifier,
         user,
@@ -141,6 +146,7 @@ async def on_free_text(
     message: Message,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     settings: Settings,
     classifier: Classifier,
     user: User,
@@ -149,7 +155,9 @@ async def on_free_text(
     """A resident's words outside any step are a report; a volunteer picks the household."""
     text = message.text or ""
     if user.role == Role.resident:
-        return await _file_report(message, text, session, clock, settings, classifier, user)
+        return await _file_report(
+            message, text, session, clock, followup_rules, settings, classifier, user
+        )
     if user.role == Role.volunteer:
         return [await _ask_household(message, session, user, state, pending_text=text)]
     return [message.answer(texts.STAFF_TEXT_HINT)]
@@ -161,6 +169,7 @@ async def on_household(
     callback_data: HouseholdCb,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     settings: Settings,
     classifier: Classifier,
     user: User,
@@ -174,7 +183,15 @@ async def on_household(
         return [callback.answer(), message.edit_text(texts.ASK_REPORT, reply_markup=None)]
     await state.clear()
     replies = await _file_report(
-        message, pending, session, clock, settings, classifier, user, callback_data.id
+        message,
+        pending,
+        session,
+        clock,
+        followup_rules,
+        settings,
+        classifier,
+        user,
+        callback_data.id,
     )
     return [callback.answer(), message.edit_reply_markup(reply_markup=None), *replies]
 
@@ -296,6 +313,7 @@ async def on_ticket_step(
     callback_data: TicketCb,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     settings: Settings,
     user: User,
     state: FSMContext,
@@ -309,7 +327,7 @@ async def on_ticket_step(
                     await _card(message, session, user, ticket_id, settings, edit=False),
                 ]
             case "acc":
-                await tickets.accept(session, clock, user, ticket_id)
+                await tickets.accept(session, clock, user, ticket_id, followup_rules=followup_rules)
                 return [
                     callback.answer(texts.ACTION_NAMES["accept"] + " ✓"),
                     await _card(message, session, user, ticket_id, settings, edit=True),
@@ -326,19 +344,25 @@ async def on_ticket_step(
                     ),
                 ]
             case "dv":
-                await tickets.dispatch(session, clock, user, ticket_id, arg)
+                await tickets.dispatch(
+                    session, clock, user, ticket_id, arg, followup_rules=followup_rules
+                )
                 return [
                     callback.answer(texts.ACTION_NAMES["dispatch"] + " ✓"),
                     await _card(message, session, user, ticket_id, settings, edit=True),
                 ]
             case "mg":
-                await tickets.merge(session, clock, user, ticket_id, arg)
+                await tickets.merge(
+                    session, clock, user, ticket_id, arg, followup_rules=followup_rules
+                )
                 return [
                     callback.answer(texts.ACTION_NAMES["merge"] + " ✓"),
                     await _card(message, session, user, ticket_id, settings, edit=True),
                 ]
             case "take":
-                ticket = await tickets.take(session, clock, user, ticket_id)
+                ticket = await tickets.take(
+                    session, clock, user, ticket_id, followup_rules=followup_rules
+                )
                 return [
                     callback.answer(texts.ACTION_NAMES["take"] + " ✓"),
                     message.edit_reply_markup(reply_markup=keyboards.task_done(ticket_id)),
@@ -364,7 +388,9 @@ async def on_ticket_step(
                     message.answer(texts.ASK_RATING, reply_markup=keyboards.ratings(ticket_id)),
                 ]
             case "no":
-                await tickets.unresolved(session, clock, user, ticket_id)
+                await tickets.unresolved(
+                    session, clock, user, ticket_id, followup_rules=followup_rules
+                )
                 return [
                     callback.answer(),
                     message.edit_reply_markup(reply_markup=None),
@@ -372,7 +398,9 @@ async def on_ticket_step(
                 ]
             case "rate" if 0 <= arg < len(keyboards.RATING_ORDER):
                 rating = keyboards.RATING_ORDER[arg]
-                await tickets.rate(session, clock, user, ticket_id, rating)
+                await tickets.rate(
+                    session, clock, user, ticket_id, rating, followup_rules=followup_rules
+                )
                 if rating == Rating.dissatisfied:
                     return [
                         callback.answer(),
@@ -445,6 +473,7 @@ async def on_reason(
     message: Message,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     settings: Settings,
     user: User,
     state: FSMContext,
@@ -453,7 +482,9 @@ async def on_reason(
     ticket_id, op = int(data["ticket_id"]), str(data["op"])
     move = {"decline": tickets.decline, "escalate": tickets.escalate, "refuse": tickets.refuse}[op]
     try:
-        ticket = await move(session, clock, user, ticket_id, message.text or "")
+        ticket = await move(
+            session, clock, user, ticket_id, message.text or "", followup_rules=followup_rules
+        )
     except ServiceError as error:
         await state.clear()
         return [message.answer(_refused(error))]
@@ -464,13 +495,26 @@ async def on_reason(
 
 
 async def on_resolution(
-    message: Message, session: AsyncSession, clock: Clock, user: User, state: FSMContext
+    message: Message,
+    session: AsyncSession,
+    clock: Clock,
+    followup_rules: FollowUpRules,
+    user: User,
+    state: FSMContext,
 ) -> Replies:
     data = await state.get_data()
     note = message.text or message.caption or ""
     photo = message.photo[-1].file_id if message.photo else None
     try:
-        ticket = await tickets.resolve(session, clock, user, int(data["ticket_id"]), note, photo)
+        ticket = await tickets.resolve(
+            session,
+            clock,
+            user,
+            int(data["ticket_id"]),
+            note,
+            photo,
+            followup_rules=followup_rules,
+        )
     except ServiceError as error:
         return [message.answer(_refused(error))]
     await state.clear()

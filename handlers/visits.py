@@ -24,6 +24,7 @@ from nlp.classifier import Classifier
 from services import cadence, visits
 from services.clock import Clock
 from services.errors import Refusal, ServiceError
+from services.followups import FollowUpRules
 from services.org import household_address
 from services.visits import OUTCOMES, VisitSummary
 from storage.models import User
@@ -126,6 +127,7 @@ async def on_visit_step(
     callback_data: VisitCb,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     settings: Settings,
     classifier: Classifier,
     user: User,
@@ -174,6 +176,7 @@ async def on_visit_step(
                     target,
                     callback_data.code,
                     ticket_handlers.rules(settings),
+                    followup_rules=followup_rules,
                 )
                 if not filed.created:
                     already = texts.NEED_ALREADY.format(number=filed.ticket.number)
@@ -327,6 +330,7 @@ async def on_text_after_visit(
     message: Message,
     session: AsyncSession,
     clock: Clock,
+    followup_rules: FollowUpRules,
     settings: Settings,
     classifier: Classifier,
     user: User,
@@ -335,7 +339,7 @@ async def on_text_after_visit(
     """The visit is done: words typed now are what they always are (a report)."""
     await state.clear()
     return await ticket_handlers.on_free_text(
-        message, session, clock, settings, classifier, user, state
+        message, session, clock, followup_rules, settings, classifier, user, state
     )
 
 

@@ -189,6 +189,7 @@ async def confirm(
     *,
     status_chat_id: int,
     status_message_id: int,
+    followup_rules: followups.FollowUpRules,
 ) -> Broadcast:
     """Queue one outbox row per recipient; a second confirmation queues nothing more."""
     broadcast = await _own(session, actor, broadcast_id)
@@ -198,8 +199,8 @@ async def confirm(
     people = await _recipients(session, Target(broadcast.audience), broadcast.audience_id)
     skipped = await unreachable_chats(session, [p.chat_id for p in people])
     recipients = [p for p in people if p.chat_id not in skipped]
-    # Not urgent: at night it waits for the morning (quiet hours).
-    not_before = followups.quiet_release(clock.now())
+    # Not urgent: during the quiet hours (followup_rules) it waits for their end.
+    not_before = followups.quiet_release(clock.now(), followup_rules)
     for person in recipients:
         await enqueue(
             session,

@@ -249,11 +249,11 @@ async def publish(
     clock: Clock,
     actor: User,
     event_id: int,
-    follow_rules: followups.FollowUpRules | None = None,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> tuple[CommunityEvent, int]:
     """A draft becomes public: announced to its audience (through the outbox), reminders and
     the rating scheduled. Returns the event and how many people were told."""
-    follow_rules = follow_rules or followups.active_rules()
     event = await _own_event(session, actor, event_id)
     if event.status != EventStatus.draft:
         raise ServiceError(Refusal.event_unknown)
@@ -274,9 +274,9 @@ async def publish(
             payload=facts(event),
             key=f"ev{event.id}:announce",
             priority=9,
-            rules=follow_rules,
+            rules=followup_rules,
         )
-    await followups.event_published(session, clock, event, follow_rules)
+    await followups.event_published(session, clock, event, followup_rules)
     return event, told
 
 
@@ -447,7 +447,8 @@ async def leave(
     clock: Clock,
     actor: User,
     event_id: int,
-    follow_rules: followups.FollowUpRules | None = None,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> CancelResult:
     """取消报名: the place goes to the first person waiting, who is told."""
     event = await _public_event(session, actor, event_id, lock=True)
@@ -464,7 +465,7 @@ async def leave(
     await session.flush()
     promoted: User | None = None
     if was == SignupStatus.attending:
-        promoted = await _promote(session, clock, event, follow_rules or followups.active_rules())
+        promoted = await _promote(session, clock, event, followup_rules)
     return CancelResult(event, was, promoted)
 
 
@@ -472,7 +473,7 @@ async def _promote(
     session: AsyncSession,
     clock: Clock,
     event: CommunityEvent,
-    follow_rules: followups.FollowUpRules,
+    followup_rules: followups.FollowUpRules,
 ) -> User | None:
     if await _count(session, event.id or 0, SignupStatus.attending) >= event.capacity:
         return None
@@ -501,7 +502,7 @@ async def _promote(
             kind="event_promoted",
             payload=facts(event),
             key=f"ev{event.id}:promoted:s{first.id}:{stamp}",
-            rules=follow_rules,
+            rules=followup_rules,
         )
     return user
 

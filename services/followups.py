@@ -19,8 +19,12 @@ keys make even a redo of a committed row harmless. A row whose action fails is r
 Every rule re-checks its condition when it acts: a reminder for a ticket already acknowledged
 does nothing (its row is simply done).
 
-Quiet hours (21:00-08:00 by default): a non-urgent message is queued with the outbox's
-`not_before` at the end of the quiet hours; urgent ones (priority 0) go at once.
+Quiet hours (21:00-08:00 by default, `HAITANG_QUIET_HOURS`): a non-urgent message is queued
+with the outbox's `not_before` at the end of the quiet hours; urgent ones (priority 0) go at once.
+
+The rules are never read from a global: the composition root builds one FollowUpRules from the
+settings and passes it to the dispatcher (handlers get it by name as `followup_rules`) and to the
+scheduler's sweep; every function here that depends on them takes them as a parameter.
 
 THE RULES (FollowUpRules holds every delay and hour by name; the kind acts):
 
@@ -164,19 +168,10 @@ class FollowUpRules:
             raise ValueError("max_attempts must be at least 1")
 
 
+# The rules with nothing configured. The composition root (bot.runner, bot.sandbox) builds the
+# process's rules once from the settings (bot.scheduler.rules_from) and hands them down: handlers
+# receive them by name as `followup_rules`, the services take them as a parameter.
 DEFAULT_RULES = FollowUpRules()
-_active = DEFAULT_RULES
-
-
-def configure(rules: FollowUpRules) -> None:
-    """The process's rules (the composition root calls this once, from the settings): what
-    every function uses when it is given none. Tests pass their own rules instead."""
-    global _active
-    _active = rules
-
-
-def active_rules() -> FollowUpRules:
-    return _active
 
 
 class Kind(StrEnum):
@@ -223,8 +218,7 @@ def parse_quiet_hours(text: str) -> tuple[time, time]:
         raise ValueError(f"quiet hours must look like 21:00-08:00 or off, not {text!r}") from error
 
 
-def in_quiet_hours(moment: datetime, rules: FollowUpRules | None = None) -> bool:
-    rules = rules or _active
+def in_quiet_hours(moment: datetime, rules: FollowUpRules) -> bool:
     now = as_utc(moment).astimezone(rules.tz).time()
     start, end = rules.quiet_start, rules.quiet_end
     if start == end:
@@ -234,10 +228,9 @@ def in_quiet_hours(moment: datetime, rules: FollowUpRules | None = None) -> bool
     return now >= start or now < end
 
 
-def quiet_release(moment: datetime, rules: FollowUpRules | None = None) -> datetime | None:
+def quiet_release(moment: datetime, rules: FollowUpRules) -> datetime | None:
     """When a non-urgent message queued at `moment` may go: None now, else the end of the
     quiet hours (UTC)."""
-    rules = rules or _active
     if not in_quiet_hours(moment, rules):
         return None
     local = as_utc(moment).astimezone(rules.tz)
@@ -259,7 +252,7 @@ async def notify(
     key: str,
     urgent: bool = False,
     priority: int | None = None,
-    rules: FollowUpRules | None = None,
+    rules: FollowUpRules,
 ) -> bool:
     """Queue one message for `user` (not for inactive or unreachable users); non-urgent ones
     wait for the end of the quiet hours. The caller commits."""
@@ -331,10 +324,9 @@ async def _latest_event_id(session: AsyncSession, ticket: Ticket, action: str) -
 
 
 async def ticket_reported(
-    session: AsyncSession, clock: Clock, ticket: Ticket, rules: FollowUpRules | None = None
+    session: AsyncSession, clock: Clock, ticket: Ticket, rules: FollowUpRules
 ) -> None:
     """Hook for tickets.report: the acknowledgement checks."""
-    rules = rules or _active
     assert ticket.id is not None
     start, facts = ticket.created_at, {"ticket_id": ticket.id}
     if ticket.urgent:
@@ -366,10 +358,9 @@ async def ticket_reported(
 
 
 async def ticket_dispatched(
-    session: AsyncSession, clock: Clock, ticket: Ticket, rules: FollowUpRules | None = None
+    session: AsyncSession, clock: Clock, ticket: Ticket, rules: FollowUpRules
 ) -> None:
     """Hook for tickets.dispatch: is it taken in time? (Keyed by this dispatch.)"""
-    rules = rules or _active
     assert ticket.id is not None
     dispatch = await _latest_event_id(session, ticket, tickets.Action.dispatch.value)
     payload = {"ticket_id": ticket.id, "assignee_id": ticket.assignee_id, "dispatch": dispatch}
@@ -389,10 +380,9 @@ async def ticket_dispatched(
 
 
 async def ticket_resolved(
-    session: AsyncSession, clock: Clock, ticket: Ticket, rules: FollowUpRules | None = None
+    session: AsyncSession, clock: Clock, ticket: Ticket, rules: FollowUpRules
 ) -> None:
     """Hook for tickets.resolve: ask again, then close (keyed by this resolution)."""
-    rules = rules or _active
     assert ticket.id is not None
     resolution = await _latest_event_id(session, ticket, tickets.Action.resolve.value)
     payload = {"ticket_id": ticket.id, "resolution": resolution}
@@ -417,12 +407,11 @@ async def ticket_resolved(
 
 
 async def task_assigned(
-    session: AsyncSession, clock: Clock, task: Task, rules: FollowUpRules | None = None
+    session: AsyncSession, clock: Clock, task: Task, rules: FollowUpRules
 ) -> None:
     """Hook for the task service: call it when a task is created or (re)assigned, and when its
     due time is set. Schedules the 4 h / 12 h acceptance checks (a task given to one volunteer)
     and the overdue check (a task with a due time)."""
-    rules = rules or _active
     assert task.id is not None
     if task.ticket_id is not None:
         return  # a dispatched ticket's task: the ticket's own rules follow it up
@@ -457,10 +446,9 @@ async def event_published(
     session: AsyncSession,
     clock: Clock,
     event: CommunityEvent,
-    rules: FollowUpRules | None = None,
+    rules: FollowUpRules,
 ) -> None:
     """Hook for events.publish: reminders before the start, the rating the day after."""
-    rules = rules or _active
     assert event.id is not None
     now = clock.now()
     starts = as_utc(event.starts_at)
@@ -487,11 +475,8 @@ async def event_published(
     )
 
 
-async def ensure_recurring(
-    session: AsyncSession, clock: Clock, rules: FollowUpRules | None = None
-) -> int:
+async def ensure_recurring(session: AsyncSession, clock: Clock, rules: FollowUpRules) -> int:
     """Each recurring kind has one pending row: add the next occurrence where none is."""
-    rules = rules or _active
     added = 0
     for kind in RECURRING:
         pending = (
@@ -1052,7 +1037,7 @@ async def _record_failure(
 async def sweep(
     session_factory: SessionFactory,
     clock: Clock,
-    rules: FollowUpRules | None = None,
+    rules: FollowUpRules,
     *,
     limit: int = 1000,
     delay: float = 0.0,
@@ -1064,7 +1049,6 @@ async def sweep(
     before its commit, so that a test can kill the process in the middle of a sweep, and again
     after it (the other writers of an SQLite database get their turn); `stopping` is asked
     between rows."""
-    rules = rules or _active
     report = SweepReport()
     async with session_factory() as session:
         await ensure_recurring(session, clock, rules)

@@ -197,6 +197,7 @@ async def _facts(session: AsyncSession, task: Task, **extra: Any) -> dict[str, A
 async def _notify(
     session: AsyncSession,
     clock: Clock,
+    followup_rules: followups.FollowUpRules,
     users: list[User],
     kind: str,
     task: Task,
@@ -216,7 +217,7 @@ async def _notify(
             payload=payload,
             key=f"{key}:{kind}:u{user.id}",
             # Quiet hours (issue 6): a task's notice waits for the morning.
-            not_before=followups.quiet_release(clock.now()),
+            not_before=followups.quiet_release(clock.now(), followup_rules),
         )
 
 
@@ -319,6 +320,7 @@ async def _create(
     *,
     grid_id: int | None = None,
     volunteer_id: int | None = None,
+    followup_rules: followups.FollowUpRules,
 ) -> Task:
     """A coordinator's task, to every volunteer of one grid or to one volunteer."""
     community_id = _require_coordinator(actor)
@@ -358,18 +360,27 @@ async def _create(
     session.add(task)
     await session.flush()
     key = await _event(session, clock, task, actor, TaskAction.create)
-    await _notify(session, clock, recipients, "task_offer", task, key)
+    await _notify(session, clock, followup_rules, recipients, "task_offer", task, key)
     return task
 
 
 # ---------------------------------------------------------------- the volunteer's moves
 
 
-async def _accept(session: AsyncSession, clock: Clock, actor: User, task_id: int) -> Task:
+async def _accept(
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    task_id: int,
+    *,
+    followup_rules: followups.FollowUpRules,
+) -> Task:
     """接单. For a grid task, exactly one volunteer wins; the others are told."""
     task = await _load_for(session, actor, task_id, TaskAction.take)
     if task.ticket_id is not None:
-        await tickets.take(session, clock, actor, task.ticket_id)  # carries the task along
+        await tickets.take(
+            session, clock, actor, task.ticket_id, followup_rules=followup_rules
+        )  # carries the task along
         await session.refresh(task)
         return task
     now = clock.now()
@@ -388,15 +399,39 @@ async def _accept(session: AsyncSession, clock: Clock, actor: User, task_id: int
         raise await _moved_on(session, actor, task, TaskAction.take)
     key = await _event(session, clock, task, actor, TaskAction.take)
     creator = await _people(session, task.created_by)
-    await _notify(session, clock, creator, "task_accepted", task, key, volunteer=actor.display_name)
+    await _notify(
+        session,
+        clock,
+        followup_rules,
+        creator,
+        "task_accepted",
+        task,
+        key,
+        volunteer=actor.display_name,
+    )
     if task.grid_id is not None:
         others = [v for v in await _grid_volunteers(session, task.grid_id) if v.id != actor.id]
-        await _notify(session, clock, others, "task_taken", task, key, volunteer=actor.display_name)
+        await _notify(
+            session,
+            clock,
+            followup_rules,
+            others,
+            "task_taken",
+            task,
+            key,
+            volunteer=actor.display_name,
+        )
     return task
 
 
 async def _decline(
-    session: AsyncSession, clock: Clock, actor: User, task_id: int, reason: str
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    task_id: int,
+    reason: str,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> Task:
     """无法处理, with a reason for the coordinator. A grid task stays open for the others."""
     task = await _load_for(session, actor, task_id, TaskAction.decline)
@@ -405,7 +440,9 @@ async def _decline(
         raise ServiceError(Refusal.empty_text)
     reason = reason[:MAX_NOTE]
     if task.ticket_id is not None:
-        await tickets.decline(session, clock, actor, task.ticket_id, reason)
+        await tickets.decline(
+            session, clock, actor, task.ticket_id, reason, followup_rules=followup_rules
+        )
         await session.refresh(task)
         return task
     reoffer = False
@@ -420,6 +457,7 @@ async def _decline(
     await _notify(
         session,
         clock,
+        followup_rules,
         creator,
         "task_declined",
         task,
@@ -429,7 +467,7 @@ async def _decline(
     )
     if reoffer and task.grid_id is not None:
         others = [v for v in await _grid_volunteers(session, task.grid_id) if v.id != actor.id]
-        await _notify(session, clock, others, "task_offer", task, key)
+        await _notify(session, clock, followup_rules, others, "task_offer", task, key)
     return task
 
 
@@ -440,12 +478,22 @@ async def _complete(
     task_id: int,
     note: str,
     photo_file_id: str | None = None,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> Task:
     """完成 (已处理 for a ticket): the coordinator is asked to confirm (for a ticket, the
     resident)."""
     task = await _load_for(session, actor, task_id, TaskAction.complete)
     if task.ticket_id is not None:
-        await tickets.resolve(session, clock, actor, task.ticket_id, note, photo_file_id)
+        await tickets.resolve(
+            session,
+            clock,
+            actor,
+            task.ticket_id,
+            note,
+            photo_file_id,
+            followup_rules=followup_rules,
+        )
         await session.refresh(task)
         task.result_photo_file_id = photo_file_id
         session.add(task)
@@ -462,6 +510,7 @@ async def _complete(
     await _notify(
         session,
         clock,
+        followup_rules,
         creator,
         "task_done",
         task,
@@ -476,19 +525,38 @@ async def _complete(
 # ---------------------------------------------------------------- the coordinator's moves
 
 
-async def _confirm(session: AsyncSession, clock: Clock, actor: User, task_id: int) -> Task:
+async def _confirm(
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    task_id: int,
+    *,
+    followup_rules: followups.FollowUpRules,
+) -> Task:
     task = await _load_for(session, actor, task_id, TaskAction.confirm)
     task.status, task.confirmed_at = T.confirmed, clock.now()
     session.add(task)
     key = await _event(session, clock, task, actor, TaskAction.confirm)
     await _notify(
-        session, clock, await _people(session, task.assignee_id), "task_confirmed", task, key
+        session,
+        clock,
+        followup_rules,
+        await _people(session, task.assignee_id),
+        "task_confirmed",
+        task,
+        key,
     )
     return task
 
 
 async def _give_back(
-    session: AsyncSession, clock: Clock, actor: User, task_id: int, reason: str
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    task_id: int,
+    reason: str,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> Task:
     """退回: back to the volunteer, with what is still missing."""
     task = await _load_for(session, actor, task_id, TaskAction.give_back)
@@ -501,6 +569,7 @@ async def _give_back(
     await _notify(
         session,
         clock,
+        followup_rules,
         await _people(session, task.assignee_id),
         "task_returned",
         task,
@@ -614,22 +683,45 @@ async def create(
     *,
     grid_id: int | None = None,
     volunteer_id: int | None = None,
+    followup_rules: followups.FollowUpRules,
 ) -> TaskView:
     task = await _create(
-        session, clock, actor, text, due_at, grid_id=grid_id, volunteer_id=volunteer_id
+        session,
+        clock,
+        actor,
+        text,
+        due_at,
+        grid_id=grid_id,
+        volunteer_id=volunteer_id,
+        followup_rules=followup_rules,
     )
-    await followups.task_assigned(session, clock, task)
+    await followups.task_assigned(session, clock, task, followup_rules)
     return await _view(session, task)
 
 
-async def accept(session: AsyncSession, clock: Clock, actor: User, task_id: int) -> TaskView:
-    return await _view(session, await _accept(session, clock, actor, task_id))
+async def accept(
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    task_id: int,
+    *,
+    followup_rules: followups.FollowUpRules,
+) -> TaskView:
+    task = await _accept(session, clock, actor, task_id, followup_rules=followup_rules)
+    return await _view(session, task)
 
 
 async def decline(
-    session: AsyncSession, clock: Clock, actor: User, task_id: int, reason: str
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    task_id: int,
+    reason: str,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> TaskView:
-    return await _view(session, await _decline(session, clock, actor, task_id, reason))
+    task = await _decline(session, clock, actor, task_id, reason, followup_rules=followup_rules)
+    return await _view(session, task)
 
 
 async def complete(
@@ -639,16 +731,35 @@ async def complete(
     task_id: int,
     note: str,
     photo_file_id: str | None = None,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> TaskView:
-    task = await _complete(session, clock, actor, task_id, note, photo_file_id)
+    task = await _complete(
+        session, clock, actor, task_id, note, photo_file_id, followup_rules=followup_rules
+    )
     return await _view(session, task)
 
 
-async def confirm(session: AsyncSession, clock: Clock, actor: User, task_id: int) -> TaskView:
-    return await _view(session, await _confirm(session, clock, actor, task_id))
+async def confirm(
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    task_id: int,
+    *,
+    followup_rules: followups.FollowUpRules,
+) -> TaskView:
+    task = await _confirm(session, clock, actor, task_id, followup_rules=followup_rules)
+    return await _view(session, task)
 
 
 async def give_back(
-    session: AsyncSession, clock: Clock, actor: User, task_id: int, reason: str
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    task_id: int,
+    reason: str,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> TaskView:
-    return await _view(session, await _give_back(session, clock, actor, task_id, reason))
+    task = await _give_back(session, clock, actor, task_id, reason, followup_rules=followup_rules)
+    return await _view(session, task)

@@ -195,6 +195,7 @@ def _facts(ticket: Ticket, **extra: Any) -> dict[str, Any]:
 async def _notify(
     session: AsyncSession,
     clock: Clock,
+    followup_rules: followups.FollowUpRules,
     users: Iterable[User],
     kind: str,
     ticket: Ticket,
@@ -214,7 +215,9 @@ async def _notify(
             key=f"{key}:u{user.id}",
             priority=0 if ticket.urgent else 5,
             # Quiet hours (issue 6): a non-urgent notice waits for the morning.
-            not_before=None if ticket.urgent else followups.quiet_release(clock.now()),
+            not_before=(
+                None if ticket.urgent else followups.quiet_release(clock.now(), followup_rules)
+            ),
         )
 
 
@@ -302,6 +305,7 @@ async def report(
     *,
     household_id: int | None = None,
     rules: TicketRules | None = None,
+    followup_rules: followups.FollowUpRules,
 ) -> Ticket:
     """A need becomes a ticket: a resident's own, or a volunteer's for one of their households."""
     rules = rules or TicketRules()
@@ -375,9 +379,17 @@ async def report(
     await _event(session, clock, ticket, actor, Action.report, None)
     if ticket.urgent:
         coordinators = await _coordinators(session, community_id)
-        await _notify(session, clock, coordinators, "ticket_urgent", ticket, f"t{ticket.id}:urgent")
+        await _notify(
+            session,
+            clock,
+            followup_rules,
+            coordinators,
+            "ticket_urgent",
+            ticket,
+            f"t{ticket.id}:urgent",
+        )
     await session.flush()
-    await followups.ticket_reported(session, clock, ticket)
+    await followups.ticket_reported(session, clock, ticket, followup_rules)
     return ticket
 
 
@@ -572,25 +584,43 @@ async def _follow_task(
 
 
 async def _tell_reporter(
-    session: AsyncSession, clock: Clock, ticket: Ticket, key: str, **extra: Any
+    session: AsyncSession,
+    clock: Clock,
+    followup_rules: followups.FollowUpRules,
+    ticket: Ticket,
+    key: str,
+    **extra: Any,
 ) -> None:
     """Each status change reaches the reporter (and the resident) in one short message;
     the one who confirms is asked with buttons when the ticket awaits confirmation."""
     asking = ticket.status == S.awaiting_confirmation
     for person in await _people(session, [ticket.reporter_id, ticket.resident_id]):
         kind = "ticket_confirm" if asking and person.id == confirmer_id(ticket) else "ticket_status"
-        await _notify(session, clock, [person], kind, ticket, key, **extra)
+        await _notify(session, clock, followup_rules, [person], kind, ticket, key, **extra)
 
 
-async def accept(session: AsyncSession, clock: Clock, actor: User, ticket_id: int) -> Ticket:
+async def accept(
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    ticket_id: int,
+    *,
+    followup_rules: followups.FollowUpRules,
+) -> Ticket:
     ticket = await _load_for(session, actor, ticket_id, Action.accept)
     key = await _move(session, clock, actor, ticket, Action.accept)
-    await _tell_reporter(session, clock, ticket, key)
+    await _tell_reporter(session, clock, followup_rules, ticket, key)
     return ticket
 
 
 async def dispatch(
-    session: AsyncSession, clock: Clock, actor: User, ticket_id: int, volunteer_id: int
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    ticket_id: int,
+    volunteer_id: int,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> Ticket:
     ticket = await _load_for(session, actor, ticket_id, Action.dispatch)
     volunteer = await session.get(User, volunteer_id)
@@ -604,11 +634,12 @@ async def dispatch(
     ticket.assignee_id = volunteer.id
     key = await _move(session, clock, actor, ticket, Action.dispatch, volunteer.display_name)
     task = await _open_task(session, clock, actor, ticket, volunteer)
-    await _tell_reporter(session, clock, ticket, key)
+    await _tell_reporter(session, clock, followup_rules, ticket, key)
     address = await _address(session, ticket)
     await _notify(
         session,
         clock,
+        followup_rules,
         [volunteer],
         "ticket_dispatched",
         ticket,
@@ -616,19 +647,32 @@ async def dispatch(
         address=address,
         task_id=task.id,
     )
-    await followups.ticket_dispatched(session, clock, ticket)
+    await followups.ticket_dispatched(session, clock, ticket, followup_rules)
     return ticket
 
 
-async def take(session: AsyncSession, clock: Clock, actor: User, ticket_id: int) -> Ticket:
+async def take(
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    ticket_id: int,
+    *,
+    followup_rules: followups.FollowUpRules,
+) -> Ticket:
     ticket = await _load_for(session, actor, ticket_id, Action.take)
     key = await _move(session, clock, actor, ticket, Action.take)
-    await _tell_reporter(session, clock, ticket, key)
+    await _tell_reporter(session, clock, followup_rules, ticket, key)
     return ticket
 
 
 async def decline(
-    session: AsyncSession, clock: Clock, actor: User, ticket_id: int, reason: str
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    ticket_id: int,
+    reason: str,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> Ticket:
     """The volunteer cannot handle it: back to the coordinators, with the reason."""
     ticket = await _load_for(session, actor, ticket_id, Action.decline)
@@ -639,6 +683,7 @@ async def decline(
     await _notify(
         session,
         clock,
+        followup_rules,
         coordinators,
         "ticket_declined",
         ticket,
@@ -656,6 +701,8 @@ async def resolve(
     ticket_id: int,
     note: str,
     photo_file_id: str | None = None,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> Ticket:
     """已处理: the handler says it is done; the resident is asked to confirm."""
     ticket = await _load_for(session, actor, ticket_id, Action.resolve)
@@ -674,9 +721,15 @@ async def resolve(
         )
     key = await _move(session, clock, actor, ticket, Action.resolve, ticket.resolution_note)
     await _tell_reporter(
-        session, clock, ticket, key, note=ticket.resolution_note, photo=photo_file_id
+        session,
+        clock,
+        followup_rules,
+        ticket,
+        key,
+        note=ticket.resolution_note,
+        photo=photo_file_id,
     )
-    await followups.ticket_resolved(session, clock, ticket)
+    await followups.ticket_resolved(session, clock, ticket, followup_rules)
     return ticket
 
 
@@ -689,24 +742,47 @@ async def confirm(session: AsyncSession, clock: Clock, actor: User, ticket_id: i
 
 
 async def _supervise(
-    session: AsyncSession, clock: Clock, actor: User, ticket: Ticket, action: Action, reason: str
+    session: AsyncSession,
+    clock: Clock,
+    followup_rules: followups.FollowUpRules,
+    actor: User,
+    ticket: Ticket,
+    action: Action,
+    reason: str,
 ) -> Ticket:
     """未解决 or 不满意: reopened under supervision (督办), and the coordinators are told."""
     ticket.supervised = True
     ticket.closed_at = None
     key = await _move(session, clock, actor, ticket, action, reason)
     coordinators = await _coordinators(session, ticket.community_id)
-    await _notify(session, clock, coordinators, "ticket_supervise", ticket, key, reason=reason)
+    await _notify(
+        session, clock, followup_rules, coordinators, "ticket_supervise", ticket, key, reason=reason
+    )
     return ticket
 
 
-async def unresolved(session: AsyncSession, clock: Clock, actor: User, ticket_id: int) -> Ticket:
+async def unresolved(
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    ticket_id: int,
+    *,
+    followup_rules: followups.FollowUpRules,
+) -> Ticket:
     ticket = await _load_for(session, actor, ticket_id, Action.unresolved)
-    return await _supervise(session, clock, actor, ticket, Action.unresolved, "居民反馈未解决")
+    return await _supervise(
+        session, clock, followup_rules, actor, ticket, Action.unresolved, "居民反馈未解决"
+    )
 
 
 async def rate(
-    session: AsyncSession, clock: Clock, actor: User, ticket_id: int, rating: Rating
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    ticket_id: int,
+    rating: Rating,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> Ticket:
     ticket = await _load_for(session, actor, ticket_id, Action.rate)
     if ticket.rated_at is not None:
@@ -716,7 +792,9 @@ async def rate(
     ticket.rating, ticket.rated_at = rating, clock.now()
     await _move(session, clock, actor, ticket, Action.rate, rating.value)
     if rating == Rating.dissatisfied:
-        return await _supervise(session, clock, actor, ticket, Action.reopen, "居民不满意")
+        return await _supervise(
+            session, clock, followup_rules, actor, ticket, Action.reopen, "居民不满意"
+        )
     return ticket
 
 
@@ -734,32 +812,52 @@ async def comment(
 
 
 async def escalate(
-    session: AsyncSession, clock: Clock, actor: User, ticket_id: int, reason: str
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    ticket_id: int,
+    reason: str,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> Ticket:
     """转办街道: to the street's admins, with the reason."""
     ticket = await _load_for(session, actor, ticket_id, Action.escalate)
     reason = _clean_text(reason)
     key = await _move(session, clock, actor, ticket, Action.escalate, reason)
-    await _tell_reporter(session, clock, ticket, key, reason=reason)
+    await _tell_reporter(session, clock, followup_rules, ticket, key, reason=reason)
     admins = await _street_admins(session, ticket.street_id)
-    await _notify(session, clock, admins, "ticket_escalated", ticket, key, reason=reason)
+    await _notify(
+        session, clock, followup_rules, admins, "ticket_escalated", ticket, key, reason=reason
+    )
     return ticket
 
 
 async def refuse(
-    session: AsyncSession, clock: Clock, actor: User, ticket_id: int, reason: str
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    ticket_id: int,
+    reason: str,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> Ticket:
     """不予受理, with a reason the resident is shown."""
     ticket = await _load_for(session, actor, ticket_id, Action.refuse)
     reason = _clean_text(reason)
     key = await _move(session, clock, actor, ticket, Action.refuse, reason)
     ticket.closed_at = clock.now()
-    await _tell_reporter(session, clock, ticket, key, reason=reason)
+    await _tell_reporter(session, clock, followup_rules, ticket, key, reason=reason)
     return ticket
 
 
 async def merge(
-    session: AsyncSession, clock: Clock, actor: User, ticket_id: int, into_id: int
+    session: AsyncSession,
+    clock: Clock,
+    actor: User,
+    ticket_id: int,
+    into_id: int,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> Ticket:
     """重复: this ticket is handled together with an earlier one about the same need."""
     ticket = await _load_for(session, actor, ticket_id, Action.merge)
@@ -774,7 +872,7 @@ async def merge(
     ticket.merged_into_id = target.id
     ticket.closed_at = clock.now()
     key = await _move(session, clock, actor, ticket, Action.merge, target.number)
-    await _tell_reporter(session, clock, ticket, key, reason=target.number)
+    await _tell_reporter(session, clock, followup_rules, ticket, key, reason=target.number)
     return ticket
 
 

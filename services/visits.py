@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from nlp.classifier import Classifier
 from nlp.taxonomy import UNSURE
-from services import tickets
+from services import followups, tickets
 from services.cadence import HouseholdDue, interval_for, tags_of, volunteer_households
 from services.clock import Clock, as_utc
 from services.errors import Refusal, ServiceError
@@ -363,6 +363,8 @@ async def file_need(
     visit_id: int,
     category: str,
     rules: TicketRules | None = None,
+    *,
+    followup_rules: followups.FollowUpRules,
 ) -> NeedFiled:
     """One tap: a need of the visit's note becomes a ticket for the household (once)."""
     visit = await _own_visit(session, actor, visit_id)
@@ -384,6 +386,7 @@ async def file_need(
             need.text,
             household_id=visit.household_id,
             rules=rules,
+            followup_rules=followup_rules,
         )
         ticket.visit_id = visit.id
         session.add(ticket)

@@ -12,16 +12,33 @@ import pytest
 
 from bot.sandbox import Sandbox
 from bot.standin.client import SandboxClient
+from config.settings import Settings
 from nlp.classifier import Classifier
 from services.clock import ManualClock
 from tests.e2e.people import Person
 
 
 @pytest.fixture
+def sandbox_settings() -> Settings | None:
+    """The settings the bot starts with (None: the defaults); a test module may override it."""
+    return None
+
+
+@pytest.fixture
 async def sandbox(
-    db_url: str, clock: ManualClock, classifier: Classifier, request: pytest.FixtureRequest
+    db_url: str,
+    clock: ManualClock,
+    classifier: Classifier,
+    sandbox_settings: Settings | None,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Sandbox]:
-    box = Sandbox(database_url=db_url, clock=clock, polling_timeout=1, classifier=classifier)
+    box = Sandbox(
+        database_url=db_url,
+        clock=clock,
+        polling_timeout=1,
+        classifier=classifier,
+        settings=sandbox_settings,
+    )
     await box.start()
     try:
         yield box

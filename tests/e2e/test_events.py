@@ -28,7 +28,7 @@ async def sweep(sandbox: Sandbox, clock: ManualClock, moment: datetime) -> None:
     """Move the clock, run the sweep as the scheduler would, and let the sender deliver."""
     assert sandbox.session_factory is not None and sandbox.sender is not None
     clock.set(moment)
-    await followups.sweep(sandbox.session_factory, clock)
+    await followups.sweep(sandbox.session_factory, clock, sandbox.followup_rules)
     assert await sandbox.sender.drain()
 
 

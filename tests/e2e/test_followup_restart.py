@@ -32,6 +32,7 @@ from bot.standin.client import SandboxClient
 from nlp.classifier import Classifier
 from services import tickets
 from services.clock import ManualClock
+from services.followups import DEFAULT_RULES as FOLLOWUP_RULES
 from services.users import get_user
 from storage.db import make_engine, make_session_factory
 from storage.models import Outbox, OutboxStatus, Role, User
@@ -66,10 +67,21 @@ async def seed(db_url: str, classifier: Classifier) -> None:
                 )
                 session.add(resident)
                 await session.flush()
-                ticket = await tickets.report(session, clock, classifier, resident, "楼道灯坏了")
+                ticket = await tickets.report(
+                    session,
+                    clock,
+                    classifier,
+                    resident,
+                    "楼道灯坏了",
+                    followup_rules=FOLLOWUP_RULES,
+                )
                 assert ticket.id is not None
-                await tickets.accept(session, clock, zhang, ticket.id)
-                await tickets.resolve(session, clock, zhang, ticket.id, "已换灯泡")
+                await tickets.accept(
+                    session, clock, zhang, ticket.id, followup_rules=FOLLOWUP_RULES
+                )
+                await tickets.resolve(
+                    session, clock, zhang, ticket.id, "已换灯泡", followup_rules=FOLLOWUP_RULES
+                )
             # Only the follow-ups are under test: the notices of the setup are not sent.
             await session.exec(update(Outbox).values(status=OutboxStatus.cancelled))
             await session.commit()

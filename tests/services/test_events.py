@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services import events, followups
 from services.clock import SHANGHAI, ManualClock
 from services.errors import Refusal, ServiceError
+from services.followups import DEFAULT_RULES as FOLLOWUP_RULES
 from services.users import get_user
 from storage.db import SessionFactory
 from storage.models import Audience, CommunityEvent, EventSignup, Outbox, SignupStatus, User
@@ -54,7 +55,7 @@ async def publish(
         )
         event = await events.save_draft(session, clock, zhang, draft)
         assert event.id is not None
-        await events.publish(session, clock, zhang, event.id)
+        await events.publish(session, clock, zhang, event.id, followup_rules=FOLLOWUP_RULES)
         await session.commit()
         return event.id
 
@@ -64,7 +65,9 @@ async def call(
 ) -> object:
     async with session_factory() as session:
         actor = await persona(session, telegram_id)
-        result = await getattr(events, name)(session, clock, actor, *args)
+        # publish and leave tell others: they take the follow-up rules (the quiet hours)
+        extra = {"followup_rules": FOLLOWUP_RULES} if name in ("publish", "leave") else {}
+        result = await getattr(events, name)(session, clock, actor, *args, **extra)
         await session.commit()
         return result
 
@@ -282,13 +285,13 @@ async def test_reminders_go_to_those_attending_24_and_2_hours_before(
         )
     assert due == [SATURDAY_2PM - timedelta(hours=24), SATURDAY_2PM - timedelta(hours=2)]
     clock.set(SATURDAY_2PM - timedelta(hours=24, minutes=1))
-    await followups.sweep(session_factory, clock)
+    await followups.sweep(session_factory, clock, FOLLOWUP_RULES)
     assert await notices(session_factory, "event_reminder") == []
     clock.set(SATURDAY_2PM - timedelta(hours=24))
-    await followups.sweep(session_factory, clock)
+    await followups.sweep(session_factory, clock, FOLLOWUP_RULES)
     assert await notices(session_factory, "event_reminder") == [1001]
     clock.set(SATURDAY_2PM - timedelta(hours=2))
-    await followups.sweep(session_factory, clock)
+    await followups.sweep(session_factory, clock, FOLLOWUP_RULES)
     assert await notices(session_factory, "event_reminder") == [1001, 1001]
 
 
@@ -343,7 +346,7 @@ async def test_check_in_with_the_one_time_code_then_rate_the_day_after(
 
     # The day after at 10:00: only those who came are asked.
     clock.set(datetime(2026, 11, 29, 2, 0, tzinfo=UTC))
-    await followups.sweep(session_factory, clock)
+    await followups.sweep(session_factory, clock, FOLLOWUP_RULES)
     assert await notices(session_factory, "event_rate_ask") == [1001]
     await call(session_factory, clock, 1001, "rate", event_id, 5)
     with pytest.raises(ServiceError) as error:
@@ -373,10 +376,10 @@ async def test_the_friday_digest_goes_to_subscribers_with_events_for_them(
     assert await call(session_factory, clock, 1001, "subscribe") is False
     friday_6pm = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
     clock.set(friday_6pm - timedelta(minutes=1))
-    await followups.sweep(session_factory, clock)
+    await followups.sweep(session_factory, clock, FOLLOWUP_RULES)
     assert await notices(session_factory, "event_digest") == []
     clock.set(friday_6pm)
-    await followups.sweep(session_factory, clock)
+    await followups.sweep(session_factory, clock, FOLLOWUP_RULES)
     assert await notices(session_factory, "event_digest") == [1001]  # 赵奶奶: none for her
     async with session_factory() as session:
         row = (await session.exec(select(Outbox).where(Outbox.kind == "event_digest"))).one()

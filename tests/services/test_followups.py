@@ -41,6 +41,7 @@ URGENT = "救命！家里煤气味很重，老伴晕倒了"
 NORMAL = "楼道灯坏了，晚上看不见路"
 # The test clock starts on Tuesday 2026-11-24 02:00 UTC = 10:00 in Suzhou.
 START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+FOLLOWUP_RULES = followups.DEFAULT_RULES
 
 
 async def persona(session: AsyncSession, telegram_id: int) -> User:
@@ -58,7 +59,12 @@ async def file_report(
 ) -> int:
     async with session_factory() as session:
         ticket = await tickets.report(
-            session, clock, classifier, await persona(session, telegram_id), text
+            session,
+            clock,
+            classifier,
+            await persona(session, telegram_id),
+            text,
+            followup_rules=FOLLOWUP_RULES,
         )
         await session.commit()
         assert ticket.id is not None
@@ -70,7 +76,9 @@ async def act(
 ) -> None:
     async with session_factory() as session:
         actor = await persona(session, int(args[0]))
-        await getattr(tickets, move)(session, clock, actor, ticket_id, *args[1:])
+        # the moves that tell someone take the follow-up rules (the quiet hours)
+        extra = {} if move == "confirm" else {"followup_rules": FOLLOWUP_RULES}
+        await getattr(tickets, move)(session, clock, actor, ticket_id, *args[1:], **extra)
         await session.commit()
 
 
@@ -103,7 +111,7 @@ async def sweep_at(
     session_factory: SessionFactory, clock: ManualClock, moment: datetime
 ) -> followups.SweepReport:
     clock.set(moment)
-    return await followups.sweep(session_factory, clock)
+    return await followups.sweep(session_factory, clock, FOLLOWUP_RULES)
 
 
 # ---------------------------------------------------------------- the rules table
@@ -153,7 +161,7 @@ def test_quiet_hours(local: tuple[int, int], release: tuple[int, int] | None) ->
     tz = followups.DEFAULT_RULES.tz
     moment = datetime(2026, 11, 24, *local, tzinfo=tz)
     expected = None if release is None else datetime(2026, 11, release[0], release[1], 0, tzinfo=tz)
-    assert followups.quiet_release(moment) == expected
+    assert followups.quiet_release(moment, FOLLOWUP_RULES) == expected
 
 
 def test_quiet_hours_are_configurable() -> None:
@@ -380,7 +388,7 @@ async def new_task(
         )
         session.add(task)
         await session.flush()
-        await followups.task_assigned(session, clock, task)
+        await followups.task_assigned(session, clock, task, FOLLOWUP_RULES)
         await session.commit()
         assert task.id is not None
         return task.id
@@ -431,7 +439,7 @@ async def test_the_monday_digest_lists_households_past_their_interval(
     async with session_factory() as session:
         li = await persona(session, 2001)
         assert li.id is not None
-        await followups.ensure_recurring(session, clock)
+        await followups.ensure_recurring(session, clock, FOLLOWUP_RULES)
         await session.commit()
         [digest] = await followups.pending(session, Kind.visit_digest)
         assert digest.due_at == datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 09:00
@@ -467,11 +475,11 @@ async def test_a_digest_missed_for_weeks_is_sent_once(
     session_factory: SessionFactory, clock: ManualClock
 ) -> None:
     async with session_factory() as session:
-        await followups.ensure_recurring(session, clock)
+        await followups.ensure_recurring(session, clock, FOLLOWUP_RULES)
         await session.commit()
     # The bot was down for three weeks: one digest, not three.
     await sweep_at(session_factory, clock, START + timedelta(days=21))
-    await followups.sweep(session_factory, clock)
+    await followups.sweep(session_factory, clock, FOLLOWUP_RULES)
     rows = [r for r in await outbox(session_factory) if r.kind == "followup_visit_digest"]
     assert len({r.chat_id for r in rows}) == len(rows) > 0
 
@@ -482,7 +490,7 @@ async def test_the_monthly_summary_counts_the_last_month(
     await file_report(session_factory, clock, classifier, NORMAL)
     await file_report(session_factory, clock, classifier, "小区门口垃圾没人清运", 1002)
     async with session_factory() as session:
-        await followups.ensure_recurring(session, clock)
+        await followups.ensure_recurring(session, clock, FOLLOWUP_RULES)
         await session.commit()
     await sweep_at(session_factory, clock, datetime(2026, 12, 1, 1, 0, tzinfo=UTC))
     rows = [r for r in await outbox(session_factory) if r.kind == "followup_monthly_summary"]
@@ -545,7 +553,9 @@ async def test_a_sweep_killed_before_its_commit_is_redone_exactly_once(
     for n in range(3):
         await file_report(session_factory, clock, classifier, URGENT, 1001 + n)
     clock.set(START + timedelta(minutes=30))
-    interrupted = asyncio.create_task(followups.sweep(session_factory, clock, delay=5.0))
+    interrupted = asyncio.create_task(
+        followups.sweep(session_factory, clock, FOLLOWUP_RULES, delay=5.0)
+    )
     await asyncio.sleep(0.5)  # the first row's transaction is open, sleeping before its commit
     assert not interrupted.done()
     interrupted.cancel()
@@ -559,9 +569,9 @@ async def test_a_sweep_killed_before_its_commit_is_redone_exactly_once(
             .group_by(col(FollowUp.status))
         )
         assert dict(states.all()) == {FollowUpStatus.pending: 3}
-    report = await followups.sweep(session_factory, clock)
+    report = await followups.sweep(session_factory, clock, FOLLOWUP_RULES)
     assert report.acted == 3
-    await followups.sweep(session_factory, clock)
+    await followups.sweep(session_factory, clock, FOLLOWUP_RULES)
     rows = await outbox(session_factory)
     assert sorted(r.idempotency_key for r in rows) == sorted({r.idempotency_key for r in rows})
     assert len(rows) == 3  # one reminder per ticket to its community's coordinator
@@ -573,6 +583,8 @@ async def test_concurrent_sweeps_act_on_each_row_once(
     for n in range(6):
         await file_report(session_factory, clock, classifier, URGENT, 1001 + n % 3)
     clock.set(START + timedelta(minutes=30))
-    reports = await asyncio.gather(*(followups.sweep(session_factory, clock) for _ in range(3)))
+    reports = await asyncio.gather(
+        *(followups.sweep(session_factory, clock, FOLLOWUP_RULES) for _ in range(3))
+    )
     assert sum(r.acted for r in reports) == 6
     assert len(await outbox(session_factory)) == 6

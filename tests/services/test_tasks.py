@@ -13,6 +13,7 @@ from nlp.classifier import Classifier
 from services import tasks, tickets
 from services.clock import ManualClock
 from services.errors import Refusal, ServiceError
+from services.followups import DEFAULT_RULES as FOLLOWUP_RULES
 from services.users import add_user, get_user
 from storage.db import SessionFactory
 from storage.models import (
@@ -59,6 +60,7 @@ async def grid_task(session_factory: SessionFactory, clock: ManualClock) -> int:
             "明天上午给独居老人送米",
             clock.now() + timedelta(days=1),
             grid_id=li.grid_id,
+            followup_rules=FOLLOWUP_RULES,
         )
         await session.commit()
     assert view.task.id is not None
@@ -87,8 +89,12 @@ async def test_a_grid_task_goes_to_exactly_one_of_two_who_saw_it_open(
     task_id = await grid_task(session_factory, clock)
     async with session_factory() as first, session_factory() as second:
         li, chen = await persona(first, 2001), await persona(second, 2004)
-        won = await tasks.accept(first, clock, li, task_id)  # not committed yet
-        late = asyncio.create_task(tasks.accept(second, clock, chen, task_id))
+        won = await tasks.accept(
+            first, clock, li, task_id, followup_rules=FOLLOWUP_RULES
+        )  # not committed yet
+        late = asyncio.create_task(
+            tasks.accept(second, clock, chen, task_id, followup_rules=FOLLOWUP_RULES)
+        )
         await asyncio.sleep(0.5)  # it has read "open" and waits to write
         seen = await second.get(Task, task_id)
         assert seen is not None and seen.status == TaskStatus.open
@@ -115,7 +121,9 @@ async def test_two_accepting_at_once_make_one_winner(
         async with session_factory() as session:
             volunteer = await persona(session, telegram_id)
             try:
-                view = await tasks.accept(session, clock, volunteer, task_id)
+                view = await tasks.accept(
+                    session, clock, volunteer, task_id, followup_rules=FOLLOWUP_RULES
+                )
             except ServiceError as error:
                 await session.rollback()
                 return error.refusal
@@ -155,30 +163,46 @@ async def test_done_then_returned_then_confirmed(
         zhang, li = await persona(session, 3001), await persona(session, 2001)
         assert li.id is not None
         view = await tasks.create(
-            session, clock, zhang, "给3号楼王阿姨送米", None, volunteer_id=li.id
+            session,
+            clock,
+            zhang,
+            "给3号楼王阿姨送米",
+            None,
+            volunteer_id=li.id,
+            followup_rules=FOLLOWUP_RULES,
         )
         task_id = view.task.id
         assert task_id is not None and view.task.assignee_id == li.id
         with pytest.raises(ServiceError) as refused:
-            await tasks.complete(session, clock, li, task_id, "已送")
+            await tasks.complete(session, clock, li, task_id, "已送", followup_rules=FOLLOWUP_RULES)
         assert refused.value.refusal is Refusal.task_moved_on
-        await tasks.accept(session, clock, li, task_id)
+        await tasks.accept(session, clock, li, task_id, followup_rules=FOLLOWUP_RULES)
         with pytest.raises(ServiceError) as refused:
-            await tasks.confirm(session, clock, zhang, task_id)
+            await tasks.confirm(session, clock, zhang, task_id, followup_rules=FOLLOWUP_RULES)
         assert refused.value.refusal is Refusal.task_moved_on
         with pytest.raises(ServiceError) as refused:
-            await tasks.complete(session, clock, li, task_id, "   ")
+            await tasks.complete(session, clock, li, task_id, "   ", followup_rules=FOLLOWUP_RULES)
         assert refused.value.refusal is Refusal.empty_text
-        done = await tasks.complete(session, clock, li, task_id, "米放门口了", "photo-1")
+        done = await tasks.complete(
+            session, clock, li, task_id, "米放门口了", "photo-1", followup_rules=FOLLOWUP_RULES
+        )
         assert done.task.status == TaskStatus.done and done.task.result_photo_file_id == "photo-1"
         # Only a coordinator of the community confirms or returns.
         for outsider in (li, await persona(session, 3002)):
             with pytest.raises(ServiceError):
-                await tasks.confirm(session, clock, outsider, task_id)
-        back = await tasks.give_back(session, clock, zhang, task_id, "请当面交给老人")
+                await tasks.confirm(
+                    session, clock, outsider, task_id, followup_rules=FOLLOWUP_RULES
+                )
+        back = await tasks.give_back(
+            session, clock, zhang, task_id, "请当面交给老人", followup_rules=FOLLOWUP_RULES
+        )
         assert back.task.status == TaskStatus.returned
-        await tasks.complete(session, clock, li, task_id, "已当面交给王阿姨")
-        confirmed = await tasks.confirm(session, clock, zhang, task_id)
+        await tasks.complete(
+            session, clock, li, task_id, "已当面交给王阿姨", followup_rules=FOLLOWUP_RULES
+        )
+        confirmed = await tasks.confirm(
+            session, clock, zhang, task_id, followup_rules=FOLLOWUP_RULES
+        )
         assert confirmed.task.status == TaskStatus.confirmed
         assert confirmed.task.confirmed_at is not None
         rows = list(await session.exec(select(Outbox).order_by(col(Outbox.id))))
@@ -211,19 +235,35 @@ async def test_declining(session_factory: SessionFactory, clock: ManualClock) ->
             await persona(session, 2004),
         )
         # A grid task declined by one stays open for the others.
-        still = await tasks.decline(session, clock, li, task_id, "明天上午要上班")
+        still = await tasks.decline(
+            session, clock, li, task_id, "明天上午要上班", followup_rules=FOLLOWUP_RULES
+        )
         assert still.task.status == TaskStatus.open and still.task.assignee_id is None
-        await tasks.accept(session, clock, chen, task_id)
+        await tasks.accept(session, clock, chen, task_id, followup_rules=FOLLOWUP_RULES)
         with pytest.raises(ServiceError) as refused:
-            await tasks.decline(session, clock, li, task_id, "还是不行")
+            await tasks.decline(
+                session, clock, li, task_id, "还是不行", followup_rules=FOLLOWUP_RULES
+            )
         assert refused.value.refusal is Refusal.task_taken
         # Given back by the one who took it: open again, offered to the others.
-        reopened = await tasks.decline(session, clock, chen, task_id, "临时有事")
+        reopened = await tasks.decline(
+            session, clock, chen, task_id, "临时有事", followup_rules=FOLLOWUP_RULES
+        )
         assert reopened.task.status == TaskStatus.open and reopened.task.assignee_id is None
         assert li.id is not None
-        direct = await tasks.create(session, clock, zhang, "上门量血压", None, volunteer_id=li.id)
+        direct = await tasks.create(
+            session,
+            clock,
+            zhang,
+            "上门量血压",
+            None,
+            volunteer_id=li.id,
+            followup_rules=FOLLOWUP_RULES,
+        )
         assert direct.task.id is not None
-        cancelled = await tasks.decline(session, clock, li, direct.task.id, "不会量血压")
+        cancelled = await tasks.decline(
+            session, clock, li, direct.task.id, "不会量血压", followup_rules=FOLLOWUP_RULES
+        )
         assert cancelled.task.status == TaskStatus.cancelled
         rows = list(await session.exec(select(Outbox).order_by(col(Outbox.id))))
     declined = [r for r in rows if r.kind == "task_declined"]
@@ -247,18 +287,30 @@ async def test_who_sees_and_creates_tasks(
         assert [t.id for t in await tasks.board(session, zhang)] == [task_id]
         assert await tasks.mine(session, await persona(session, 2002)) == []
         with pytest.raises(ServiceError) as refused:
-            await tasks.create(session, clock, li, "x", None, grid_id=li.grid_id)
+            await tasks.create(
+                session, clock, li, "x", None, grid_id=li.grid_id, followup_rules=FOLLOWUP_RULES
+            )
         assert refused.value.refusal is Refusal.not_allowed
         wu = await persona(session, 2003)
         with pytest.raises(ServiceError) as refused:
-            await tasks.create(session, clock, zhang, "x", None, volunteer_id=wu.id)
+            await tasks.create(
+                session, clock, zhang, "x", None, volunteer_id=wu.id, followup_rules=FOLLOWUP_RULES
+            )
         assert refused.value.refusal is Refusal.unknown_volunteer
         with pytest.raises(ServiceError) as refused:
-            await tasks.create(session, clock, zhang, "x", None, grid_id=wu.grid_id)
+            await tasks.create(
+                session, clock, zhang, "x", None, grid_id=wu.grid_id, followup_rules=FOLLOWUP_RULES
+            )
         assert refused.value.refusal is Refusal.unknown_grid
         with pytest.raises(ServiceError) as refused:
             await tasks.create(
-                session, clock, zhang, "x", clock.now() - timedelta(minutes=1), grid_id=li.grid_id
+                session,
+                clock,
+                zhang,
+                "x",
+                clock.now() - timedelta(minutes=1),
+                grid_id=li.grid_id,
+                followup_rules=FOLLOWUP_RULES,
             )
         assert refused.value.refusal is Refusal.time_in_past
         options = await tasks.targets(session, zhang)
@@ -292,9 +344,13 @@ async def test_a_dispatched_ticket_is_a_task_moved_through_the_ticket(
             await persona(session, 3001),
             await persona(session, 2001),
         )
-        ticket = await tickets.report(session, clock, classifier, wang, "楼道灯坏了")
+        ticket = await tickets.report(
+            session, clock, classifier, wang, "楼道灯坏了", followup_rules=FOLLOWUP_RULES
+        )
         assert ticket.id is not None and li.id is not None
-        await tickets.dispatch(session, clock, zhang, ticket.id, li.id)
+        await tickets.dispatch(
+            session, clock, zhang, ticket.id, li.id, followup_rules=FOLLOWUP_RULES
+        )
         [task] = await session.exec(select(Task).where(Task.ticket_id == ticket.id))
         assert task.id is not None and task.assignee_id == li.id and task.grid_id is None
         [offer] = await session.exec(select(Outbox).where(Outbox.kind == "ticket_dispatched"))
@@ -302,10 +358,12 @@ async def test_a_dispatched_ticket_is_a_task_moved_through_the_ticket(
         # The coordinator does not confirm a ticket's task: the resident does.
         assert not tasks.can_act(zhang, task, tasks.TaskAction.confirm)
 
-        taken = await tasks.accept(session, clock, li, task.id)
+        taken = await tasks.accept(session, clock, li, task.id, followup_rules=FOLLOWUP_RULES)
         assert taken.task.status == TaskStatus.taken and taken.ticket_number == ticket.number
         assert ticket.status == TicketStatus.in_progress
-        done = await tasks.complete(session, clock, li, task.id, "换了灯泡")
+        done = await tasks.complete(
+            session, clock, li, task.id, "换了灯泡", followup_rules=FOLLOWUP_RULES
+        )
         assert done.task.status == TaskStatus.done and done.task.result_note == "换了灯泡"
         assert status(ticket) == TicketStatus.awaiting_confirmation
         assert ticket.resolution_note == "换了灯泡"
@@ -313,13 +371,17 @@ async def test_a_dispatched_ticket_is_a_task_moved_through_the_ticket(
         assert task.id not in [t.id for t in await tasks.board(session, zhang)]
 
         # Re-dispatched after 未解决, then declined: a new task, cancelled with the ticket.
-        await tickets.unresolved(session, clock, wang, ticket.id)
-        await tickets.dispatch(session, clock, zhang, ticket.id, li.id)
+        await tickets.unresolved(session, clock, wang, ticket.id, followup_rules=FOLLOWUP_RULES)
+        await tickets.dispatch(
+            session, clock, zhang, ticket.id, li.id, followup_rules=FOLLOWUP_RULES
+        )
         second = (
             await session.exec(select(Task).where(Task.ticket_id == ticket.id, Task.id != task.id))
         ).one()
         assert second.id is not None
-        declined = await tasks.decline(session, clock, li, second.id, "需要电工")
+        declined = await tasks.decline(
+            session, clock, li, second.id, "需要电工", followup_rules=FOLLOWUP_RULES
+        )
         assert declined.task.status == TaskStatus.cancelled
         assert status(ticket) == TicketStatus.accepted and ticket.assignee_id is None
         await session.commit()
@@ -337,16 +399,24 @@ async def test_the_ticket_s_own_buttons_carry_the_task_along(
             await persona(session, 3001),
             await persona(session, 2001),
         )
-        ticket = await tickets.report(session, clock, classifier, wang, "水管漏水")
+        ticket = await tickets.report(
+            session, clock, classifier, wang, "水管漏水", followup_rules=FOLLOWUP_RULES
+        )
         assert ticket.id is not None and li.id is not None
-        await tickets.dispatch(session, clock, zhang, ticket.id, li.id)
-        await tickets.take(session, clock, li, ticket.id)
+        await tickets.dispatch(
+            session, clock, zhang, ticket.id, li.id, followup_rules=FOLLOWUP_RULES
+        )
+        await tickets.take(session, clock, li, ticket.id, followup_rules=FOLLOWUP_RULES)
         [task] = await session.exec(select(Task).where(Task.ticket_id == ticket.id))
         assert task.status == TaskStatus.taken
         # The coordinator resolves it himself: the task is done too.
-        await tickets.resolve(session, clock, zhang, ticket.id, "物业已修好")
+        await tickets.resolve(
+            session, clock, zhang, ticket.id, "物业已修好", followup_rules=FOLLOWUP_RULES
+        )
         await session.refresh(task)
         assert status(task) == TaskStatus.done
         with pytest.raises(ServiceError) as refused:
-            await tasks.complete(session, clock, li, task.id or 0, "我也修了")
+            await tasks.complete(
+                session, clock, li, task.id or 0, "我也修了", followup_rules=FOLLOWUP_RULES
+            )
         assert refused.value.refusal is Refusal.task_moved_on

@@ -12,6 +12,7 @@ from nlp.classifier import Classifier
 from services import tickets
 from services.clock import ManualClock
 from services.errors import Refusal, ServiceError
+from services.followups import DEFAULT_RULES as FOLLOWUP_RULES
 from services.tickets import MOVES, Action
 from services.users import get_user
 from storage.db import SessionFactory
@@ -27,7 +28,14 @@ async def persona(session: AsyncSession, telegram_id: int) -> User:
 async def new_ticket(
     session: AsyncSession, clock: ManualClock, classifier: Classifier, text: str = "楼道灯坏了"
 ) -> Ticket:
-    return await tickets.report(session, clock, classifier, await persona(session, 1001), text)
+    return await tickets.report(
+        session,
+        clock,
+        classifier,
+        await persona(session, 1001),
+        text,
+        followup_rules=FOLLOWUP_RULES,
+    )
 
 
 def test_every_status_but_the_final_ones_has_a_way_forward() -> None:
@@ -66,9 +74,11 @@ async def test_moves_outside_the_table_are_refused(
         with pytest.raises(ServiceError) as refused:
             await tickets.confirm(session, clock, resident, ticket.id)
         assert refused.value.refusal is Refusal.ticket_moved_on
-        await tickets.accept(session, clock, coordinator, ticket.id)
+        await tickets.accept(session, clock, coordinator, ticket.id, followup_rules=FOLLOWUP_RULES)
         with pytest.raises(ServiceError) as refused:
-            await tickets.accept(session, clock, coordinator, ticket.id)
+            await tickets.accept(
+                session, clock, coordinator, ticket.id, followup_rules=FOLLOWUP_RULES
+            )
         assert refused.value.refusal is Refusal.ticket_moved_on
         assert ticket.status == TicketStatus.accepted
 
@@ -113,20 +123,28 @@ async def test_only_the_assignee_takes_and_only_the_resident_confirms(
         coordinator = await persona(session, 3001)
         li, zhou = await persona(session, 2001), await persona(session, 2002)
         assert li.id is not None
-        await tickets.dispatch(session, clock, coordinator, ticket.id, li.id)
+        await tickets.dispatch(
+            session, clock, coordinator, ticket.id, li.id, followup_rules=FOLLOWUP_RULES
+        )
         with pytest.raises(ServiceError):
-            await tickets.take(session, clock, zhou, ticket.id)
-        await tickets.take(session, clock, li, ticket.id)
-        await tickets.resolve(session, clock, li, ticket.id, "换了灯泡")
+            await tickets.take(session, clock, zhou, ticket.id, followup_rules=FOLLOWUP_RULES)
+        await tickets.take(session, clock, li, ticket.id, followup_rules=FOLLOWUP_RULES)
+        await tickets.resolve(
+            session, clock, li, ticket.id, "换了灯泡", followup_rules=FOLLOWUP_RULES
+        )
         for outsider in (li, coordinator):
             with pytest.raises(ServiceError) as refused:
                 await tickets.confirm(session, clock, outsider, ticket.id)
             assert refused.value.refusal is Refusal.not_allowed
         resident = await persona(session, 1001)
         await tickets.confirm(session, clock, resident, ticket.id)
-        await tickets.rate(session, clock, resident, ticket.id, Rating.basically)
+        await tickets.rate(
+            session, clock, resident, ticket.id, Rating.basically, followup_rules=FOLLOWUP_RULES
+        )
         with pytest.raises(ServiceError):
-            await tickets.rate(session, clock, resident, ticket.id, Rating.satisfied)
+            await tickets.rate(
+                session, clock, resident, ticket.id, Rating.satisfied, followup_rules=FOLLOWUP_RULES
+            )
         assert ticket.status == TicketStatus.closed and ticket.rating == Rating.basically
 
 
@@ -138,7 +156,9 @@ async def test_dispatch_only_to_volunteers_of_the_community(
         coordinator, wu = await persona(session, 3001), await persona(session, 2003)
         assert ticket.id is not None and wu.id is not None
         with pytest.raises(ServiceError) as refused:
-            await tickets.dispatch(session, clock, coordinator, ticket.id, wu.id)
+            await tickets.dispatch(
+                session, clock, coordinator, ticket.id, wu.id, followup_rules=FOLLOWUP_RULES
+            )
         assert refused.value.refusal is Refusal.unknown_volunteer
         options = await tickets.volunteer_suggestions(session, coordinator, ticket.id)
         assert [o.name for o in options][:2] == ["小李", "小周"]
@@ -151,7 +171,9 @@ async def test_notices_go_through_the_outbox_once_per_change(
     async with session_factory() as session:
         ticket = await new_ticket(session, clock, classifier, "救命，家里着火了")
         assert ticket.urgent and ticket.id is not None
-        await tickets.accept(session, clock, await persona(session, 3001), ticket.id)
+        await tickets.accept(
+            session, clock, await persona(session, 3001), ticket.id, followup_rules=FOLLOWUP_RULES
+        )
         rows = list(await session.exec(select(Outbox).order_by(col(Outbox.id))))
     kinds = [(r.kind, r.chat_id) for r in rows]
     assert kinds == [("ticket_urgent", 3001), ("ticket_status", 1001)]
@@ -173,5 +195,7 @@ async def test_staff_do_not_file_reports(
         coordinator = await persona(session, 3001)
         assert coordinator.role == Role.coordinator
         with pytest.raises(ServiceError) as refused:
-            await tickets.report(session, clock, classifier, coordinator, "楼道灯坏了")
+            await tickets.report(
+                session, clock, classifier, coordinator, "楼道灯坏了", followup_rules=FOLLOWUP_RULES
+            )
         assert refused.value.refusal is Refusal.not_allowed

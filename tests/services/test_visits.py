@@ -12,6 +12,7 @@ from nlp.classifier import Classifier
 from services import cadence, visits
 from services.clock import ManualClock
 from services.errors import Refusal, ServiceError
+from services.followups import DEFAULT_RULES as FOLLOWUP_RULES
 from services.users import get_user, profile
 from storage.db import SessionFactory
 from storage.models import Household, Ticket, User, VisitOutcome
@@ -95,9 +96,15 @@ async def test_a_visit_offers_each_need_once_as_a_ticket_of_the_household(
         assert [n.category for n in summary.needs] == ["facilities", "health"]
         assert all(n.ticket_number is None for n in summary.needs)
 
-        first = await visits.file_need(session, clock, classifier, li, visit_id, "facilities")
-        again = await visits.file_need(session, clock, classifier, li, visit_id, "facilities")
-        second = await visits.file_need(session, clock, classifier, li, visit_id, "health")
+        first = await visits.file_need(
+            session, clock, classifier, li, visit_id, "facilities", followup_rules=FOLLOWUP_RULES
+        )
+        again = await visits.file_need(
+            session, clock, classifier, li, visit_id, "facilities", followup_rules=FOLLOWUP_RULES
+        )
+        second = await visits.file_need(
+            session, clock, classifier, li, visit_id, "health", followup_rules=FOLLOWUP_RULES
+        )
         assert first.created and not again.created and second.created
         assert again.ticket.id == first.ticket.id
         assert [n.ticket_number for n in second.summary.needs] == [
@@ -105,12 +112,16 @@ async def test_a_visit_offers_each_need_once_as_a_ticket_of_the_household(
             second.ticket.number,
         ]
         with pytest.raises(ServiceError) as refused:
-            await visits.file_need(session, clock, classifier, li, visit_id, "noise")
+            await visits.file_need(
+                session, clock, classifier, li, visit_id, "noise", followup_rules=FOLLOWUP_RULES
+            )
         assert refused.value.refusal is Refusal.visit_unknown
         # Only the visit's author files its needs.
         zhou = await persona(session, 2002)
         with pytest.raises(ServiceError):
-            await visits.file_need(session, clock, classifier, zhou, visit_id, "health")
+            await visits.file_need(
+                session, clock, classifier, zhou, visit_id, "health", followup_rules=FOLLOWUP_RULES
+            )
 
         rows = list(await session.exec(select(Ticket).where(col(Ticket.visit_id) == visit_id)))
         wang = await persona(session, 1001)
@@ -229,7 +240,15 @@ async def test_who_may_open_the_household_card(
             session, clock, classifier, li, home.id, VisitOutcome.met_resident, TWO_NEEDS
         )
         assert summary.visit.id is not None
-        await visits.file_need(session, clock, classifier, li, summary.visit.id, "health")
+        await visits.file_need(
+            session,
+            clock,
+            classifier,
+            li,
+            summary.visit.id,
+            "health",
+            followup_rules=FOLLOWUP_RULES,
+        )
         viewer = await persona(session, telegram_id)
         if not expected:
             with pytest.raises(ServiceError) as refused:

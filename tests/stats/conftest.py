@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import client, person, sandbox
+from tests.e2e.conftest import client, person, sandbox, sandbox_settings
 
-__all__ = ["client", "person", "sandbox"]
+__all__ = ["client", "person", "sandbox", "sandbox_settings"]
