@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -850,9 +849,6 @@ class Classifier:
 
 # --- loading -----------------------------------------------------------------------------------
 
-_lock = threading.Lock()
-_shared: dict[Path | None, Classifier] = {}
-
 
 def new_tokenizer(user_dict: Path | None = USER_DICT_PATH) -> jieba.Tokenizer:
     """A jieba tokenizer of its own (not the module global) with the project's user dictionary."""
@@ -878,11 +874,9 @@ def build_classifier(lexicon: Lexicon, user_dict: Path | None = USER_DICT_PATH) 
 
 
 def load_classifier(lexicon_path: Path | None = None) -> Classifier:
-    """The classifier for a lexicon file (default: the packaged one), loaded once and shared."""
-    key = lexicon_path.resolve() if lexicon_path is not None else None
-    with _lock:
-        classifier = _shared.get(key)
-        if classifier is None:
-            classifier = build_classifier(load_lexicon(lexicon_path))
-            _shared[key] = classifier
-        return classifier
+    """A classifier for a lexicon file (default: the packaged one).
+
+    Call it once, in the composition root (the runner, the sandbox, a command), and share the
+    result: handlers receive it by name as ``classifier``. There is no process-wide cache.
+    """
+    return build_classifier(load_lexicon(lexicon_path))

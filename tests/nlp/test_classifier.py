@@ -7,7 +7,7 @@ from dataclasses import FrozenInstanceError
 
 import pytest
 
-from nlp.classifier import Classification, Classifier, load_classifier
+from nlp.classifier import Classification, Classifier
 from nlp.lexicon import Lexicon, LexiconError
 from nlp.taxonomy import CATEGORY_CODES, UNSURE
 
@@ -279,10 +279,6 @@ def test_robust_inputs_give_sensible_answers(classifier: Classifier) -> None:
     long_text = "楼下垃圾桶臭死了。" * 1200
     assert len(long_text) > 10_000
     assert classifier.classify(long_text).category == "sanitation"
-
-
-def test_loaded_once_and_shared(classifier: Classifier) -> None:
-    assert load_classifier() is classifier
 
 
 def test_first_classification_is_fast(classifier: Classifier) -> None:

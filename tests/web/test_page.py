@@ -12,6 +12,7 @@ from sqlmodel import select
 from bot.sandbox import Sandbox
 from bot.standin import StandIn
 from bot.web import MAIN_PERSONA_IDS, PersonaView, render_page
+from nlp.classifier import Classifier
 from services.clock import ManualClock, ScaledClock
 from services.demo import PERSONAS
 from storage.models import User
@@ -79,8 +80,12 @@ async def test_names_are_read_fresh_and_escaped(page_sandbox: Sandbox) -> None:
     assert "李伯伯&lt;b&gt;" in html and "李伯伯<b>" not in html
 
 
-async def test_a_headless_sandbox_serves_no_page(db_url: str, clock: ManualClock) -> None:
-    async with Sandbox(database_url=db_url, clock=clock, polling_timeout=1) as box:
+async def test_a_headless_sandbox_serves_no_page(
+    db_url: str, clock: ManualClock, classifier: Classifier
+) -> None:
+    async with Sandbox(
+        database_url=db_url, clock=clock, polling_timeout=1, classifier=classifier
+    ) as box:
         status, _, _ = await get(box.base_url + "/")
         assert status == 404
         status, _, _ = await get(box.base_url + "/sandbox/clock")
