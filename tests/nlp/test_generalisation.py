@@ -308,7 +308,7 @@ TUNED_BATCHES = (
     "urgency2",
 )
 # scored once with the finished lexicon, never looked at line by line, never tuned on
-HELD_OUT_BATCHES = ("holdout", "holdout2")
+HELD_OUT_BATCHES = ("holdout", "holdout2", "holdout3")
 
 
 def test_fresh_batches_are_new_text() -> None:
