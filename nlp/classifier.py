@@ -592,15 +592,11 @@ class Classifier:
             if (
                 cue_mode
                 and (
-                    not (taken_cue if entry.blocks else taken_cue | taken_combo) & span
+                    not (covered := (taken_cue if entry.blocks else taken_cue | taken_combo) & span)
                     # overlapping an earlier match is fine for a match of whole jieba words
                     # ("一直没" and "没人接" in "一直/没人/接"), not for one cutting through them
                     # ("没过" in "出没/过")
-                    or (
-                        (taken_cue if entry.blocks else taken_cue | taken_combo) & span != span
-                        and start in bounds
-                        and end in bounds
-                    )
+                    or (covered != span and start in bounds and end in bounds)
                 )
                 and (
                     cue_mode == _FREE or (start in bounds and (cue_mode == _START or end in bounds))
