@@ -291,7 +291,9 @@ class Classifier:
                 cat_mode, cue_mode = (_END if cat_w else _NONE), _NONE
             elif pattern is not None:
                 cat_mode = _FREE if cat_w else _NONE
-                cue_mode = _FREE if cue_w or always_w or combo_w else _NONE
+                # a pattern set to 0 ("户口…在里面") or used as a marker blocks like any other
+                weighted = cue_w or always_w or combo_w or flag & _URGENCY_FLAGS
+                cue_mode = _FREE if weighted else _NONE
             else:
                 single = len(key) == 1
                 if cat_w:

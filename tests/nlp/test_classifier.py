@@ -235,6 +235,19 @@ def test_patterns_cover_numbers_and_short_gaps(classifier: Classifier) -> None:
         classifier.with_lexicon(Lexicon(urgent_cues={"…药": 1.0}))
 
 
+def test_a_pattern_set_to_zero_blocks_the_cues_inside_it(classifier: Classifier) -> None:
+    lexicon = Lexicon(
+        urgent_threshold=0.5,
+        urgent_categories=("legal",),
+        urgent_cues={"还在里面": 0.6, "户口…在里面": 0.0},
+        terms={"legal": {"房东": 1.0}},
+    )
+    small = classifier.with_lexicon(lexicon)
+    assert small.classify("房东还在里面，门打不开").urgent
+    # the registration is still "in" the flat: nobody is trapped
+    assert not small.classify("房东户口还在里面不肯迁").urgent
+
+
 def test_thoughts_of_suicide_stay_urgent_when_told_as_past(classifier: Classifier) -> None:
     told = classifier.classify("他妈妈说他前两天讲过活着没意思，不如死了算了，家里人很担心")
     assert told.urgent and told.category == "mental"

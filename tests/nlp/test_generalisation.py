@@ -306,9 +306,13 @@ TUNED_BATCHES = (
     "urgency",
     "mixed",
     "urgency2",
+    # held out in the second session, scored there as totals only; tuned on since
+    "holdout",
+    "holdout2",
+    "holdout3",
 )
 # scored once with the finished lexicon, never looked at line by line, never tuned on
-HELD_OUT_BATCHES = ("holdout", "holdout2", "holdout3")
+HELD_OUT_BATCHES: tuple[str, ...] = ()
 
 
 def test_fresh_batches_are_new_text() -> None:
