@@ -142,6 +142,8 @@ _NOW: Final = 512  # "现在", "又", "今天": ends the reach of a past or hypo
 _RESOLVED: Final = 1024  # "没大碍", "修好了": cancels the cues before it
 _CONTEXT: Final = 2048  # only in combo groups naming who or what ("老人", "煤气"): never cancelled
 _LASTING: Final = 4096  # words of despair: past and "resolved" markers do not cancel them
+# a "now" word at most this many characters before a "resolved" word belongs to it ("现在已经好了")
+_NOW_REACH: Final = 2
 _URGENCY_FLAGS: Final = _NEG | _PAST | _HEDGE | _AFTER | _BLOCK | _HYPO | _NOW | _RESOLVED
 
 # how a match must line up with jieba's words, per selection
@@ -647,12 +649,13 @@ class Classifier:
                     resolved
                     and not lasting
                     and any(
-                        r > start and not any(start < n and n_end < r for n, n_end in nows)
+                        r > start
+                        and not any(start < n and n_end < r - _NOW_REACH for n, n_end in nows)
                         for r in resolved
                     )
                 ):
-                    # resolved later on, with no "now" in between ("现在没事了" is itself the
-                    # resolution)
+                    # resolved later on, with no "now" in between ("现在没事了" and "现在已经放了
+                    # 支架" are themselves the resolution)
                     continue
                 if (negs or framed) and self._cancelled(
                     norm, start, negs, frames if framed and not lasting else [], breaks, sentence
