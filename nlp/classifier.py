@@ -167,6 +167,7 @@ class _Entry(NamedTuple):
     counts: bool  # a weighted cue or a combo word: goes on to the urgency score
     pattern: re.Pattern[str] | None = None  # for "#" and "…" entries: the whole pattern
     lead_number: bool = False  # the pattern starts with "#" (its anchor follows the number)
+    gapped: bool = False  # the pattern has a "…": what stands in its gap is not part of it
 
 
 def is_pattern(key: str) -> bool:
@@ -186,7 +187,7 @@ def compile_pattern(key: str) -> re.Pattern[str]:
         raise LexiconError(
             f"{key!r}: a pattern needs words around each '…' and a word after a leading '#'"
         )
-    gap = f"{_GAP_CLASS}{{0,{GAP_MAX}}}?"
+    gap = f"({_GAP_CLASS}{{0,{GAP_MAX}}}?)"  # a group, so that the gap can be left out
     return re.compile(
         gap.join(_NUMBER.join(re.escape(piece) for piece in chunk.split("#")) for chunk in chunks)
     )
@@ -322,6 +323,7 @@ class Classifier:
                     bool(cue_w or always_w or combo_w),
                     pattern,
                     pattern is not None and key.startswith(PATTERN_NUMBER),
+                    pattern is not None and PATTERN_GAP in key,
                 )
         self._build_automaton(entries)
         self._compile_variants(lex.variants)
@@ -527,6 +529,18 @@ class Classifier:
         match = entry.pattern.match(text, start)
         return (start, match.end()) if match is not None else None
 
+    @staticmethod
+    def _without_gaps(text: str, start: int, span: int, entry: _Entry) -> int:
+        """The characters a "…" pattern matched, less those in its gaps: "门口…没拿" does not
+        hide "三天" in "门口的牛奶三天没拿"."""
+        assert entry.pattern is not None
+        match = entry.pattern.match(text, start)
+        assert match is not None
+        for group in range(1, (match.lastindex or 0) + 1):
+            g_start, g_end = match.span(group)
+            span &= ~(((1 << (g_end - g_start)) - 1) << g_start)
+        return span
+
     def classify(self, text: str) -> Classification:
         """Classify one message: category (or "unsure"), confidence, reasons and urgency."""
         return self._run(text, False)[0]
@@ -571,6 +585,8 @@ class Classifier:
         for neg_len, start, end, entry in hits:
             cat_mode, cue_mode = entry.cat_mode, entry.cue_mode
             span = ((1 << -neg_len) - 1) << start
+            if entry.gapped and not entry.blocks:  # a blocking pattern blocks its gap too
+                span = self._without_gaps(norm, start, span, entry)
             if cat_mode and taken_cat & span != span:
                 if cat_mode == _FREE:
                     taken_cat |= span

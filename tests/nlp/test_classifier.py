@@ -8,7 +8,7 @@ from dataclasses import FrozenInstanceError
 import pytest
 
 from nlp.classifier import Classification, Classifier
-from nlp.lexicon import Lexicon, LexiconError
+from nlp.lexicon import Combo, Lexicon, LexiconError
 from nlp.taxonomy import CATEGORY_CODES, UNSURE
 
 EXAMPLES: list[tuple[str, str]] = [
@@ -246,6 +246,22 @@ def test_a_pattern_set_to_zero_blocks_the_cues_inside_it(classifier: Classifier)
     assert small.classify("房东还在里面，门打不开").urgent
     # the registration is still "in" the flat: nobody is trapped
     assert not small.classify("房东户口还在里面不肯迁").urgent
+
+
+def test_words_in_the_gap_of_a_pattern_still_count(classifier: Classifier) -> None:
+    lexicon = Lexicon(
+        urgent_threshold=1.0,
+        urgent_categories=("elderly",),
+        word_groups={"not_seen": ("门口…没拿",), "duration": ("#天",)},
+        combos=(
+            Combo(name="not seen for days", weight=1.0, groups=(("@not_seen",), ("@duration",))),
+        ),
+        terms={"elderly": {"老太": 1.0}},
+    )
+    small = classifier.with_lexicon(lexicon)
+    # "三天" stands in the gap of "门口…没拿" and still counts as a duration
+    assert small.classify("老太家门口的牛奶三天没拿了").urgent
+    assert not small.classify("老太家门口的牛奶没拿").urgent
 
 
 def test_thoughts_of_suicide_stay_urgent_when_told_as_past(classifier: Classifier) -> None:
