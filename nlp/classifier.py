@@ -78,6 +78,9 @@ CLAUSE_BREAKS: Final = frozenset("，。！？；：,.!?;:、…~～\n\r\t ()（
 # or hypothetical markers reach to the end of their sentence.
 SENTENCE_BREAKS: Final = "。！？!?\n；;"
 _SENTENCE_BREAK: Final = re.compile("[" + re.escape(SENTENCE_BREAKS) + "]+")
+# Characters that separate the items of a list (households in a visit note): a "resolved" word
+# does not reach back across them ("楼道里在冒火星子；16号门锁修好了").
+_ITEM_BREAK: Final = re.compile("[；;\n]")
 
 # Full-width letters and digits (ＫＴＶ, １２０) to half-width and A-Z to a-z: one character for one,
 # so offsets in the normalised text are offsets in the original. Punctuation is left alone.
@@ -651,6 +654,8 @@ class Classifier:
         live: list[tuple[int, int, _Entry]] = []  # (sentence, start, entry)
         if cue_sel:
             breaks = [m.end() for m in _SENTENCE_BREAK.finditer(norm) if m.end() < len(norm)]
+            if resolved:
+                items = [m.start() for m in _ITEM_BREAK.finditer(norm)]
             if framed:
                 frames.sort()
             for start, end, entry in cue_sel:
@@ -667,11 +672,12 @@ class Classifier:
                     and any(
                         r > start
                         and not any(start < n and n_end < r - _NOW_REACH for n, n_end in nows)
+                        and not any(start < i < r for i in items)
                         for r in resolved
                     )
                 ):
-                    # resolved later on, with no "now" in between ("现在没事了" and "现在已经放了
-                    # 支架" are themselves the resolution)
+                    # resolved later on, in the same item of a list, with no "now" in between
+                    # ("现在没事了" and "现在已经放了支架" are themselves the resolution)
                     continue
                 if (negs or framed) and self._cancelled(
                     norm, start, negs, frames if framed and not lasting else [], breaks, sentence

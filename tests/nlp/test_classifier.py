@@ -264,6 +264,13 @@ def test_words_in_the_gap_of_a_pattern_still_count(classifier: Classifier) -> No
     assert not small.classify("老太家门口的牛奶没拿").urgent
 
 
+def test_a_resolution_stays_within_its_item_of_a_list(classifier: Classifier) -> None:
+    # one household's sparks are not resolved by another household's repaired lock
+    note = "走访：4楼一切正常；12幢楼道里有人拉线充电，刚路过看到在冒火星子；16号门锁修好了。"
+    assert classifier.classify(note).urgent
+    assert not classifier.classify("12幢楼道里刚才冒火星子，电工来过已经修好了。").urgent
+
+
 def test_thoughts_of_suicide_stay_urgent_when_told_as_past(classifier: Classifier) -> None:
     told = classifier.classify("他妈妈说他前两天讲过活着没意思，不如死了算了，家里人很担心")
     assert told.urgent and told.category == "mental"
