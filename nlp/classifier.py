@@ -654,8 +654,7 @@ class Classifier:
         live: list[tuple[int, int, _Entry]] = []  # (sentence, start, entry)
         if cue_sel:
             breaks = [m.end() for m in _SENTENCE_BREAK.finditer(norm) if m.end() < len(norm)]
-            if resolved:
-                items = [m.start() for m in _ITEM_BREAK.finditer(norm)]
+            items = [m.start() for m in _ITEM_BREAK.finditer(norm)] if resolved else []
             if framed:
                 frames.sort()
             for start, end, entry in cue_sel:
