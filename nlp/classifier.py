@@ -170,7 +170,6 @@ class _Entry(NamedTuple):
     counts: bool  # a weighted cue or a combo word: goes on to the urgency score
     pattern: re.Pattern[str] | None = None  # for "#" and "…" entries: the whole pattern
     lead_number: bool = False  # the pattern starts with "#" (its anchor follows the number)
-    gapped: bool = False  # the pattern has a "…": what stands in its gap is not part of it
 
 
 def is_pattern(key: str) -> bool:
@@ -326,7 +325,6 @@ class Classifier:
                     bool(cue_w or always_w or combo_w),
                     pattern,
                     pattern is not None and key.startswith(PATTERN_NUMBER),
-                    pattern is not None and PATTERN_GAP in key,
                 )
         self._build_automaton(entries)
         self._compile_variants(lex.variants)
@@ -494,11 +492,13 @@ class Classifier:
             bounds.add(offset)
         return bounds
 
-    def _scan(self, text: str) -> list[tuple[int, int, int, _Entry]]:
-        """Every match as (-length, start, end, entry): sorted, longest and leftmost come first."""
+    def _scan(self, text: str) -> list[tuple[int, int, int, _Entry, int]]:
+        """Every match as (-length, start, end, entry, gaps), where ``gaps`` is the bit mask of
+        the characters standing in a "…" pattern's gaps (0 for any other match); once sorted,
+        longest and leftmost come first."""
         delta, outputs = self._delta, self._outputs
         root = delta[0]
-        hits: list[tuple[int, int, int, _Entry]] = []
+        hits: list[tuple[int, int, int, _Entry, int]] = []
         state = 0
         for end, ch in enumerate(text, 1):
             nxt = delta[state].get(ch)
@@ -512,16 +512,18 @@ class Classifier:
             if outs:
                 for length, entry in outs:
                     if entry.pattern is None:
-                        hits.append((-length, end - length, end, entry))
+                        hits.append((-length, end - length, end, entry, 0))
                     else:
-                        span = self._pattern_span(text, end - length, entry)
-                        if span is not None:
-                            hits.append((span[0] - span[1], span[0], span[1], entry))
+                        found = self._pattern_span(text, end - length, entry)
+                        if found is not None:
+                            start, stop, gaps = found
+                            hits.append((start - stop, start, stop, entry, gaps))
         return hits
 
     @staticmethod
-    def _pattern_span(text: str, anchor: int, entry: _Entry) -> tuple[int, int] | None:
-        """Where a pattern whose anchor was found at ``anchor`` matches, if it does."""
+    def _pattern_span(text: str, anchor: int, entry: _Entry) -> tuple[int, int, int] | None:
+        """Where a pattern whose anchor was found at ``anchor`` matches, if it does: (start, end,
+        the bit mask of the characters in its "…" gaps)."""
         start = anchor
         if entry.lead_number:
             number = _NUMBER_BEFORE.search(text, max(0, anchor - 8), anchor)
@@ -530,19 +532,13 @@ class Classifier:
             start = number.start()
         assert entry.pattern is not None
         match = entry.pattern.match(text, start)
-        return (start, match.end()) if match is not None else None
-
-    @staticmethod
-    def _without_gaps(text: str, start: int, span: int, entry: _Entry) -> int:
-        """The characters a "…" pattern matched, less those in its gaps: "门口…没拿" does not
-        hide "三天" in "门口的牛奶三天没拿"."""
-        assert entry.pattern is not None
-        match = entry.pattern.match(text, start)
-        assert match is not None
+        if match is None:
+            return None
+        gaps = 0
         for group in range(1, (match.lastindex or 0) + 1):
             g_start, g_end = match.span(group)
-            span &= ~(((1 << (g_end - g_start)) - 1) << g_start)
-        return span
+            gaps |= ((1 << (g_end - g_start)) - 1) << g_start
+        return start, match.end(), gaps
 
     def classify(self, text: str) -> Classification:
         """Classify one message: category (or "unsure"), confidence, reasons and urgency."""
@@ -585,11 +581,13 @@ class Classifier:
         nows: list[tuple[int, int]] = []  # (start, end) of "now" markers
         afters: set[int] = set()  # starts of "after" markers
         framed = False  # a past or hypothetical marker was found
-        for neg_len, start, end, entry in hits:
+        for neg_len, start, end, entry, gaps in hits:
             cat_mode, cue_mode = entry.cat_mode, entry.cue_mode
             span = ((1 << -neg_len) - 1) << start
-            if entry.gapped and not entry.blocks:  # a blocking pattern blocks its gap too
-                span = self._without_gaps(norm, start, span, entry)
+            if gaps and not entry.blocks:
+                # what stands in the gap of "门口…没拿" ("三天") still counts; a blocking pattern
+                # blocks its gap too
+                span &= ~gaps
             if cat_mode and taken_cat & span != span:
                 if cat_mode == _FREE:
                     taken_cat |= span
