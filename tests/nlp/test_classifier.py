@@ -86,6 +86,7 @@ def test_examples_per_category(classifier: Classifier, expected: str, text: str)
         ("3楼那家着火了，烟很大", "着火"),
         ("电梯被困，我和孩子关在里面出不来", "被困"),
         ("他说不想活了，刚才还在天台边上", "不想活"),
+        ("观前街上有个小女孩一个人站着哭，说找不到爸爸了", "孩子遇险"),
     ],
 )
 def test_explicit_urgency(classifier: Classifier, text: str, cue_part: str) -> None:
@@ -274,6 +275,8 @@ def test_a_resolution_stays_within_its_item_of_a_list(classifier: Classifier) ->
 def test_thoughts_of_suicide_stay_urgent_when_told_as_past(classifier: Classifier) -> None:
     told = classifier.classify("他妈妈说他前两天讲过活着没意思，不如死了算了，家里人很担心")
     assert told.urgent and told.category == "mental"
+    jump = classifier.classify("他妈妈说他前两天说过想从楼顶跳下去，请心理老师尽快来")
+    assert jump.urgent and jump.category == "mental"
     # a fire that is over is not urgent: only the despair words last
     assert not classifier.classify("前两天楼下着过火，现在想问问墙什么时候刷").urgent
     assert not classifier.classify("他说他不是不想活，就是最近太累").urgent
