@@ -332,6 +332,8 @@ TUNED_BATCHES = (
     "night",
     "renters",
     "oldtown",
+    # short messages typed in a hurry
+    "short",
 )
 # scored as totals only, never looked at line by line, never tuned on
 HELD_OUT_BATCHES: tuple[str, ...] = ("holdout9", "holdout10", "holdout11")
