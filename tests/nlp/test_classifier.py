@@ -156,6 +156,7 @@ def test_noise_core_is_noise(classifier: Classifier) -> None:
         ("家里着火了", "万一着火了，楼道里的杂物会堵住路"),
         ("我爸中风了，嘴歪了说不出话", "我爸中风以后一直在做康复"),
         ("家里着火了，东西还在烧", "前阵子家里着了火，能申请临时救助吗"),
+        ("房东带了人正在换我房门的锁，把我的东西往外扔", "房东说合同到期要换锁，这合法吗"),
     ],
 )
 def test_negation_hypothetical_and_past_cancel_urgency(

@@ -334,6 +334,8 @@ TUNED_BATCHES = (
     "oldtown",
     # short messages typed in a hurry
     "short",
+    # asking how to get things done, and the pressing needs such questions can hide
+    "services",
 )
 # scored as totals only, never looked at line by line, never tuned on
 HELD_OUT_BATCHES: tuple[str, ...] = ("holdout9", "holdout10", "holdout11")
