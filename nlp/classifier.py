@@ -334,7 +334,12 @@ class Classifier:
         self._urgent_threshold = lex.urgent_threshold
         self._window = max(1, lex.negation_window)
         # Words that only serve combos match anywhere: they need not be cut whole, and leaving
-        # them out keeps jieba's dictionary (and its cut) lean.
+        # them out keeps jieba's dictionary (and its cut) lean. A cue or marker without category
+        # weights is left out too when a category term stands inside it, so that the term is
+        # still cut whole ("调解" in the hedge "出面调解", "扶手" in "装扶手").
+        plain_terms = {
+            k for k, e in entries.items() if e.cats and len(k) >= 2 and e.cat_mode == _FREE
+        }
         self._dictionary_words = tuple(
             k
             for k, e in entries.items()
@@ -342,6 +347,7 @@ class Classifier:
             and not e.flags & _SUFFIX
             and e.pattern is None
             and (e.cats or e.cue or e.always or e.flags & (_URGENCY_FLAGS | _NOT_CAT | _STOP))
+            and (e.cats or not _contains_any(k, plain_terms))
         )
 
     def _compile_variants(self, variants: dict[str, str]) -> None:
@@ -868,6 +874,12 @@ class Classifier:
 
 
 # --- loading -----------------------------------------------------------------------------------
+
+
+def _contains_any(word: str, terms: set[str]) -> bool:
+    """Whether a shorter word of ``terms`` stands inside ``word``."""
+    n = len(word)
+    return any(word[i:j] in terms for i in range(n) for j in range(i + 2, n + 1) if j - i < n)
 
 
 def new_tokenizer(user_dict: Path | None = USER_DICT_PATH) -> jieba.Tokenizer:

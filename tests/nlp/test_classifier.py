@@ -291,6 +291,14 @@ def test_thoughts_of_suicide_stay_urgent_when_told_as_past(classifier: Classifie
     assert not classifier.classify("他说他不是不想活，就是最近太累").urgent
 
 
+def test_a_marker_does_not_hide_a_category_term_inside_it(classifier: Classifier) -> None:
+    # "出面调解" is a hedge (a request for mediation, not an emergency); jieba must still cut
+    # "调解" whole so that the dispute term counts in full
+    text = "三个子女为谁照顾老母亲吵个不停，想请社区出面调解"
+    assert text.index("调解") in classifier.word_bounds(text)
+    assert classifier.classify(text).category == "dispute"
+
+
 def test_overlapping_whole_words_both_count(classifier: Classifier) -> None:
     # "一直没" (chronic) and "没人接" (cannot be reached) share a character
     result = classifier.classify("我爸82了一个人住，从早上打电话到现在一直没人接")

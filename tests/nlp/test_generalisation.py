@@ -336,6 +336,8 @@ TUNED_BATCHES = (
     "short",
     # asking how to get things done, and the pressing needs such questions can hide
     "services",
+    # family and landlords who live elsewhere, worried about someone who lives here
+    "afar",
 )
 # scored as totals only, never looked at line by line, never tuned on
 HELD_OUT_BATCHES: tuple[str, ...] = ("holdout9", "holdout10", "holdout11")
