@@ -338,6 +338,9 @@ TUNED_BATCHES = (
     "services",
     # family and landlords who live elsewhere, worried about someone who lives here
     "afar",
+    # urgency look-alikes (40% urgent); bodies and care described in lay words
+    "lookalikes",
+    "care",
 )
 # scored as totals only, never looked at line by line, never tuned on
 HELD_OUT_BATCHES: tuple[str, ...] = ("holdout9", "holdout10", "holdout11")
