@@ -341,6 +341,8 @@ TUNED_BATCHES = (
     # urgency look-alikes (40% urgent); bodies and care described in lay words
     "lookalikes",
     "care",
+    # long messages: voice transcripts, forwarded notes, visit records of several households
+    "longnotes",
 )
 # scored as totals only, never looked at line by line, never tuned on
 HELD_OUT_BATCHES: tuple[str, ...] = ("holdout9", "holdout10", "holdout11")
