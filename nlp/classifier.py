@@ -330,6 +330,12 @@ class Classifier:
         self._compile_variants(lex.variants)
         self._gate = frozenset(CATEGORY_CODES.index(c) for c in lex.urgent_categories)
         self._calm = frozenset(CATEGORY_CODES.index(c) for c in CALM_CATEGORIES)
+        # explicit combos written for a calm category ("欠薪老板正要跑路" is legal) still count there
+        self._calm_combos = {
+            combo.name: CATEGORY_CODES.index(combo.category)
+            for combo in lex.combos
+            if combo.explicit and combo.category in CALM_CATEGORIES
+        }
         self._threshold = lex.unsure_threshold
         self._urgent_threshold = lex.urgent_threshold
         self._window = max(1, lex.negation_window)
@@ -761,7 +767,10 @@ class Classifier:
         urgent_cue: str | None = None
         total = 0.0
         if category != UNSURE and top in self._calm and confidence >= GATE_CONFIDENCE:
-            always_cues = []  # e.g. applying for relief after a fire: not an emergency now
+            # e.g. applying for relief after a fire: not an emergency now
+            always_cues = [
+                cue for cue in always_cues if self._calm_combos.get(cue[1].split("(")[0]) == top
+            ]
         if always_cues:
             always_cues.sort(reverse=True)
             if always_cues[0][0] >= self._urgent_threshold - _EPSILON:

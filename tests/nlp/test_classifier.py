@@ -291,6 +291,14 @@ def test_thoughts_of_suicide_stay_urgent_when_told_as_past(classifier: Classifie
     assert not classifier.classify("他说他不是不想活，就是最近太累").urgent
 
 
+def test_an_explicit_combo_written_for_a_calm_category_counts_there(classifier: Classifier) -> None:
+    # legal is a calm category (urgency words there are usually about the past), but wages
+    # walking out of the gate tonight are an emergency the lexicon names for legal itself
+    now = classifier.classify("包工头今晚要跑路了，欠我们三个月工钱，我们现在在门口拦着")
+    assert (now.category, now.urgent) == ("legal", True)
+    assert not classifier.classify("老板跑了，欠了三个月工钱，想申请劳动仲裁").urgent
+
+
 def test_a_marker_does_not_hide_a_category_term_inside_it(classifier: Classifier) -> None:
     # "出面调解" is a hedge (a request for mediation, not an emergency); jieba must still cut
     # "调解" whole so that the dispute term counts in full
