@@ -767,7 +767,9 @@ class Classifier:
         urgent_cue: str | None = None
         total = 0.0
         if category != UNSURE and top in self._calm and confidence >= GATE_CONFIDENCE:
-            # e.g. applying for relief after a fire: not an emergency now
+            # Explicit cues do not count where a calm category clearly won (applying for relief
+            # after a fire is not an emergency now), except combos written for that category.
+            # A fired combo is labelled "name(words)".
             always_cues = [
                 cue for cue in always_cues if self._calm_combos.get(cue[1].split("(")[0]) == top
             ]
