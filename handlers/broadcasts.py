@@ -14,7 +14,7 @@ from config.settings import Settings
 from handlers import keyboards, texts
 from handlers.filters import Registered
 from handlers.keyboards import BroadcastCb
-from handlers.replies import Replies
+from handlers.replies import Replies, note_and_photo
 from services import broadcasts
 from services.clock import Clock
 from services.errors import Refusal, ServiceError
@@ -40,11 +40,9 @@ async def on_broadcast(message: Message, user: User, state: FSMContext) -> Repli
 async def on_compose(
     message: Message, session: AsyncSession, clock: Clock, user: User, state: FSMContext
 ) -> Replies:
-    photo = message.photo[-1].file_id if message.photo else None
+    text, photo = note_and_photo(message)
     try:
-        draft = await broadcasts.draft(
-            session, clock, user, message.text or message.caption or "", photo
-        )
+        draft = await broadcasts.draft(session, clock, user, text, photo)
         options = await broadcasts.audience_options(session, user)
     except ServiceError as error:
         return [message.answer(_refused(error))]

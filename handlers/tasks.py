@@ -18,7 +18,7 @@ from config.settings import Settings
 from handlers import keyboards, texts
 from handlers.filters import Registered
 from handlers.keyboards import TaskCb, TaskNewCb
-from handlers.replies import Replies
+from handlers.replies import Replies, note_and_photo
 from services import tasks
 from services.clock import Clock
 from services.errors import Refusal, ServiceError
@@ -238,8 +238,7 @@ async def on_result(
     state: FSMContext,
 ) -> Replies:
     data = await state.get_data()
-    note = message.text or message.caption or ""
-    photo = message.photo[-1].file_id if message.photo else None
+    note, photo = note_and_photo(message)
     try:
         view = await tasks.complete(
             session,

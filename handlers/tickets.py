@@ -20,7 +20,7 @@ from config.settings import Settings
 from handlers import keyboards, texts
 from handlers.filters import Registered
 from handlers.keyboards import CategoryCb, HouseholdCb, ListCb, TicketCb
-from handlers.replies import Replies
+from handlers.replies import Replies, note_and_photo
 from nlp.classifier import Classifier
 from services import households, tickets
 from services.clock import Clock
@@ -503,8 +503,7 @@ async def on_resolution(
     state: FSMContext,
 ) -> Replies:
     data = await state.get_data()
-    note = message.text or message.caption or ""
-    photo = message.photo[-1].file_id if message.photo else None
+    note, photo = note_and_photo(message)
     try:
         ticket = await tickets.resolve(
             session,

@@ -19,7 +19,7 @@ from handlers import keyboards, texts
 from handlers import tickets as ticket_handlers
 from handlers.filters import Registered
 from handlers.keyboards import CoverageCb, HouseholdCardCb, VisitCb
-from handlers.replies import Replies
+from handlers.replies import Replies, note_and_photo
 from nlp.classifier import Classifier
 from services import cadence, visits
 from services.clock import Clock
@@ -242,8 +242,7 @@ async def on_note(
     state: FSMContext,
 ) -> Replies:
     data = await state.get_data()
-    note = message.text or message.caption or ""
-    photo = message.photo[-1].file_id if message.photo else None
+    note, photo = note_and_photo(message)
     try:
         summary = await visits.record(
             session,
