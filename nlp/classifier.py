@@ -145,9 +145,11 @@ _NOW: Final = 512  # "现在", "又", "今天": ends the reach of a past or hypo
 _RESOLVED: Final = 1024  # "没大碍", "修好了": cancels the cues before it
 _CONTEXT: Final = 2048  # only in combo groups naming who or what ("老人", "煤气"): never cancelled
 _LASTING: Final = 4096  # words of despair: past and "resolved" markers do not cancel them
+_HABIT: Final = 8192  # "一下雨就": a past marker for ordinary cues only
+_STEADY: Final = 16384  # an always cue (fire, gas, sparks): habits do not cancel it
 # a "now" word at most this many characters before a "resolved" word belongs to it ("现在已经好了")
 _NOW_REACH: Final = 2
-_URGENCY_FLAGS: Final = _NEG | _PAST | _HEDGE | _AFTER | _BLOCK | _HYPO | _NOW | _RESOLVED
+_URGENCY_FLAGS: Final = _NEG | _PAST | _HEDGE | _AFTER | _BLOCK | _HYPO | _NOW | _RESOLVED | _HABIT
 
 # how a match must line up with jieba's words, per selection
 _NONE: Final = 0
@@ -246,6 +248,7 @@ class Classifier:
             for w in group
         }
         lasting_words = {w.lower() for name in lex.lasting_groups for w in lex.word_groups[name]}
+        steady_words = set(always)
         bit = 0
         for combo in lex.combos:
             mask = 0
@@ -263,6 +266,7 @@ class Classifier:
         for words, flag in (
             (lex.negators, _NEG),
             (lex.past_markers, _PAST),
+            (lex.habits, _HABIT),
             (lex.hedges, _HEDGE),
             (lex.after_markers, _AFTER),
             (lex.hypotheticals, _HYPO),
@@ -291,6 +295,8 @@ class Classifier:
                 flag |= _CONTEXT
             if key in lasting_words:
                 flag |= _LASTING
+            if key in steady_words:
+                flag |= _STEADY
             pattern = compile_pattern(key) if not suffix and is_pattern(key) else None
             if suffix:
                 cat_mode, cue_mode = (_END if cat_w else _NONE), _NONE
@@ -587,8 +593,10 @@ class Classifier:
         cue_sel: list[tuple[int, int, _Entry]] = []
         not_cat_ends: list[int] = []
         hedged = False
+        hedges: list[int] = []  # starts of hedges
         negs: list[tuple[int, int]] = []  # (start, end) of negators
-        frames: list[tuple[int, bool]] = []  # (start, True) past/hypothetical, (start, False) now
+        # (start, kind): _PAST for a past or hypothetical marker, _HABIT for a habit, 0 for "now"
+        frames: list[tuple[int, int]] = []
         resolved: list[int] = []  # starts of "resolved" markers
         nows: list[tuple[int, int]] = []  # (start, end) of "now" markers
         afters: set[int] = set()  # starts of "after" markers
@@ -641,13 +649,17 @@ class Classifier:
                     if flags & _URGENCY_FLAGS:
                         if flags & _HEDGE:
                             hedged = True
+                            hedges.append(start)
                         if flags & _NEG:
                             negs.append((start, end))
                         if flags & (_PAST | _HYPO):
-                            frames.append((start, True))
+                            frames.append((start, _PAST))
+                            framed = True
+                        elif flags & _HABIT:
+                            frames.append((start, _HABIT))
                             framed = True
                         if flags & _NOW:
-                            frames.append((start, False))
+                            frames.append((start, 0))
                             nows.append((start, end))
                         if flags & _RESOLVED:
                             resolved.append(start)
@@ -689,7 +701,13 @@ class Classifier:
                     # ("现在没事了" and "现在已经放了支架" are themselves the resolution)
                     continue
                 if (negs or framed) and self._cancelled(
-                    norm, start, negs, frames if framed and not lasting else [], breaks, sentence
+                    norm,
+                    start,
+                    negs,
+                    frames if framed and not lasting else [],
+                    breaks,
+                    sentence,
+                    steady=bool(entry.flags & _STEADY),
                 ):
                     continue
                 live.append((sentence, start, entry))
@@ -763,33 +781,36 @@ class Classifier:
             category = CATEGORY_CODES[top] if confidence >= self._threshold else UNSURE
 
         # urgency
-        fired: list[tuple[float, str]] = []
-        urgent_cue: str | None = None
-        total = 0.0
-        if category != UNSURE and top in self._calm and confidence >= GATE_CONFIDENCE:
-            # Explicit cues do not count where a calm category clearly won (applying for relief
-            # after a fire is not an emergency now), except combos written for that category.
-            # A fired combo is labelled "name(words)".
-            always_cues = [
-                cue for cue in always_cues if self._calm_combos.get(cue[1].split("(")[0]) == top
-            ]
-        if always_cues:
-            always_cues.sort(reverse=True)
-            if always_cues[0][0] >= self._urgent_threshold - _EPSILON:
-                urgent_cue = always_cues[0][1]
-                fired = [always_cues[0]]
-                total = always_cues[0][0]
-        # Soft cues count unless a category where danger is not expected clearly won.
-        gate_open = category == UNSURE or top in self._gate or confidence < GATE_CONFIDENCE
-        if urgent_cue is None and gate_open and not hedged and best[1]:
-            total, fired = best[0], best[1]
-            if category != UNSURE and top in self._calm and confidence >= GATE_CONFIDENCE:
-                # explicit cues do not count in calm categories; take them out again
-                calm = {key for _, key in best[2]}
-                fired = [c for c in fired if c[1] not in calm]
-                total -= sum(w for w, _ in best[2])
-            if fired and total >= self._urgent_threshold - _EPSILON:
-                urgent_cue = "+".join(term for _, term in fired)
+        urgent_cue, fired, total = self._decide(
+            top, category, confidence, always_cues, best, hedged=hedged
+        )
+        if urgent_cue is None and category != UNSURE and breaks and live:
+            # A message can be about two things ("想问问居住证怎么续签。还有个事，隔壁门缝里在冒烟"):
+            # when the sentences holding the cues are, on their own, about a category where
+            # danger is expected, they decide the category and the urgency.
+            local = self._local_top(cat_sel, live, breaks, top)
+            if local is not None:
+                l_top, l_conf, sentences = local
+                l_category = CATEGORY_CODES[l_top]
+                # a hedge elsewhere ("早上晚上都有空") is about the other matter
+                l_hedged = any(bisect_right(breaks, h) in sentences for h in hedges)
+                l_result = self._decide(
+                    l_top, l_category, l_conf, always_cues, best, hedged=l_hedged
+                )
+                if l_result[0] is not None:
+                    urgent_cue, fired, total = l_result
+                    runner_up, category, top, confidence = category, l_category, l_top, l_conf
+                    keywords = tuple(
+                        dict.fromkeys(
+                            key
+                            for _, key in sorted(
+                                (-weight * factor, key)
+                                for key, factor, cats in counted
+                                for ci, weight in cats
+                                if ci == top
+                            )
+                        )
+                    )[:MAX_KEYWORDS]
         classification = Classification(
             category=category,
             confidence=round(min(1.0, max(0.0, confidence)), 4),
@@ -812,6 +833,75 @@ class Classifier:
             urgency=total,
             hedged=hedged,
         )
+
+    def _decide(
+        self,
+        top: int,
+        category: str,
+        confidence: float,
+        always_cues: list[tuple[float, str]],
+        best: tuple[float, list[tuple[float, str]], list[tuple[float, str]]],
+        *,
+        hedged: bool,
+    ) -> tuple[str | None, list[tuple[float, str]], float]:
+        """Whether the cues make the message urgent in ``category``: (the cue shown, the cues
+        that fired, their total)."""
+        fired: list[tuple[float, str]] = []
+        total = 0.0
+        calm_won = category != UNSURE and top in self._calm and confidence >= GATE_CONFIDENCE
+        if calm_won:
+            # Explicit cues do not count where a calm category clearly won (applying for relief
+            # after a fire is not an emergency now), except combos written for that category.
+            # A fired combo is labelled "name(words)".
+            always_cues = [
+                cue for cue in always_cues if self._calm_combos.get(cue[1].split("(")[0]) == top
+            ]
+        if always_cues:
+            strongest = max(always_cues)
+            if strongest[0] >= self._urgent_threshold - _EPSILON:
+                return strongest[1], [strongest], strongest[0]
+        # Soft cues count unless a category where danger is not expected clearly won.
+        gate_open = category == UNSURE or top in self._gate or confidence < GATE_CONFIDENCE
+        if gate_open and not hedged and best[1]:
+            total, fired = best[0], best[1]
+            if calm_won:
+                # explicit cues do not count in calm categories; take them out again
+                calm = {key for _, key in best[2]}
+                fired = [c for c in fired if c[1] not in calm]
+                total -= sum(w for w, _ in best[2])
+            if fired and total >= self._urgent_threshold - _EPSILON:
+                return "+".join(term for _, term in fired), fired, total
+        return None, fired, total
+
+    def _local_top(
+        self,
+        cat_sel: list[tuple[int, _Entry, float]],
+        live: list[tuple[int, int, _Entry]],
+        breaks: list[int],
+        top: int,
+    ) -> tuple[int, float, set[int]] | None:
+        """The category of the sentences holding the urgency cues, read on their own, when it
+        differs from ``top``, is one where danger is expected and is clear enough: (category,
+        confidence, the sentences)."""
+        cue_sentences = {sent for sent, _, e in live if e.cue > 0 or e.always > 0 or e.combo_bits}
+        if not cue_sentences or len(cue_sentences) > len(breaks):
+            return None  # the cues are in every sentence: the message is about one thing
+        scores = [0.0] * len(CATEGORY_CODES)
+        seen: set[str] = set()
+        for start, entry, factor in cat_sel:
+            if entry.key in seen or bisect_right(breaks, start) not in cue_sentences:
+                continue
+            seen.add(entry.key)
+            for ci, weight in entry.cats:
+                scores[ci] += weight * factor
+        s1 = max(scores)
+        local = scores.index(s1)
+        if s1 <= 0 or local == top or local not in self._gate or local in self._calm:
+            return None
+        scores[local] = -1.0
+        s2 = max(0.0, max(scores))
+        confidence = (s1 / (s1 + s2)) * (s1 / (s1 + EVIDENCE_SCALE))
+        return (local, confidence, cue_sentences) if confidence >= self._threshold else None
 
     def _window_score(
         self, window: list[_Entry], combo_boost: dict[int, float]
@@ -859,12 +949,15 @@ class Classifier:
         text: str,
         start: int,
         negs: list[tuple[int, int]],
-        frames: list[tuple[int, bool]],
+        frames: list[tuple[int, int]],
         breaks: list[int],
         sentence: int,
+        *,
+        steady: bool = False,
     ) -> bool:
         """A negator shortly before ``start`` in its clause, or a past or hypothetical marker
-        earlier in its sentence with no "now" marker in between."""
+        (or, unless the cue is ``steady``, a habit) earlier in its sentence with no "now" marker
+        in between."""
         if negs:
             clause = start
             while clause > 0 and text[clause - 1] not in CLAUSE_BREAKS:
@@ -875,11 +968,11 @@ class Classifier:
         if frames:
             sentence_start = breaks[sentence - 1] if sentence else 0
             framed = False
-            for position, is_frame in frames:
+            for position, kind in frames:
                 if position >= start:
                     break
-                if position >= sentence_start:
-                    framed = is_frame
+                if position >= sentence_start and not (kind == _HABIT and steady):
+                    framed = kind != 0
             return framed
         return False
 

@@ -63,6 +63,7 @@ def content_words(classifier: Classifier, text: str, lexicon: Lexicon) -> list[s
             *lexicon.negators,
             *lexicon.hedges,
             *lexicon.past_markers,
+            *lexicon.habits,
             *lexicon.after_markers,
             *lexicon.hypotheticals,
             *lexicon.now_markers,

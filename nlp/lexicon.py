@@ -72,6 +72,9 @@ class Lexicon:
     negators: tuple[str, ...] = ()
     hedges: tuple[str, ...] = ()
     past_markers: tuple[str, ...] = ()
+    # habits ("一下雨就", "一开…就"): like past markers for ordinary cues, but a fire, a gas
+    # smell or sparks that happen "every time it rains" are still urgent
+    habits: tuple[str, ...] = ()
     after_markers: tuple[str, ...] = ()
     hypotheticals: tuple[str, ...] = ()
     now_markers: tuple[str, ...] = ()
@@ -102,6 +105,7 @@ class Lexicon:
             negators=self.negators,
             hedges=self.hedges,
             past_markers=self.past_markers,
+            habits=self.habits,
             after_markers=self.after_markers,
             hypotheticals=self.hypotheticals,
             now_markers=self.now_markers,
@@ -243,6 +247,7 @@ def parse_lexicon(text: str) -> Lexicon:
         negators=_words(words, "negators"),
         hedges=_words(words, "hedges"),
         past_markers=_words(words, "past"),
+        habits=_words(words, "habits"),
         after_markers=_words(words, "after"),
         hypotheticals=_words(words, "hypothetical"),
         now_markers=_words(words, "now"),
@@ -305,6 +310,7 @@ def dump_lexicon(lexicon: Lexicon) -> str:
         *_word_list("negators", lexicon.negators),
         *_word_list("hedges", lexicon.hedges),
         *_word_list("past", lexicon.past_markers),
+        *_word_list("habits", lexicon.habits),
         *_word_list("after", lexicon.after_markers),
         *_word_list("hypothetical", lexicon.hypotheticals),
         *_word_list("now", lexicon.now_markers),

@@ -299,6 +299,22 @@ def test_an_explicit_combo_written_for_a_calm_category_counts_there(classifier: 
     assert not classifier.classify("老板跑了，欠了三个月工钱，想申请劳动仲裁").urgent
 
 
+def test_habits_calm_ordinary_cues_but_not_sparks(classifier: Classifier) -> None:
+    # "一下雨就" says it happens every time: a chronic leak, not an emergency now; sparks every
+    # time it rains are still a danger now
+    assert not classifier.classify("阳台顶一下雨就漏水，麻烦看看").urgent
+    sparks = classifier.classify("电线搭在晾衣杆上，一下雨就冒火花")
+    assert (sparks.category, sparks.urgent) == ("safety", True)
+
+
+def test_an_emergency_told_in_passing_decides_the_category(classifier: Classifier) -> None:
+    # the first sentence is a calm question; the sentences with the cues are about a fire
+    question = "居住证续签要带什么材料？"
+    assert classifier.classify(question).category == "affairs"
+    both = classifier.classify(question + "还有个事，隔壁门缝里在往外冒烟，敲了半天没人应")
+    assert (both.category, both.urgent) == ("safety", True)
+
+
 def test_a_marker_does_not_hide_a_category_term_inside_it(classifier: Classifier) -> None:
     # "出面调解" is a hedge (a request for mediation, not an emergency); jieba must still cut
     # "调解" whole so that the dispute term counts in full

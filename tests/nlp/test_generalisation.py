@@ -357,6 +357,12 @@ TUNED_BATCHES = (
     "storms",
     "carers",
     "cantwait",
+    # emergencies mentioned in passing; young families; neighbours noticing something wrong;
+    # money, work and housing (scams, wages, evictions, cut-offs)
+    "inpassing",
+    "youngfamilies",
+    "nextdoor",
+    "money",
 )
 # scored as totals only, never looked at line by line, never tuned on
 HELD_OUT_BATCHES = ("holdout14", "holdout15", "holdout16")
