@@ -27,13 +27,17 @@ How a message is read:
    ("摔了一跤，去医院看过了没大碍"). Words of the context groups (who or what: older people, gas,
    water) are never cancelled; only the words for what happens are. Words of the lasting groups
    (thoughts of suicide) are cancelled by negators only: "前两天说过不想活了" is still urgent.
+   Habits ("一下雨就") cancel like past markers, except ``[urgent.always]`` cues: sparks every
+   time it rains are a danger now.
    ``[urgent.always]`` cues and ``explicit`` combos (gas + leaking) are urgent in any category but
    a calm one (a relief application after a fire). ``[urgent.cues]`` (positive, or negative for
    chronic and administrative wording: 经常, 老化, 请问, 怎么申请) and the combos (a vulnerable
    person × incapacity, a person × unreachable × for a while, water × flooding × now, despair ×
    means…) add up unless a category where danger is not expected clearly won or a hedge ("不急",
    "有空再来") calms the message. They add up per window of two neighbouring sentences, so that a
-   long visit note does not sum weak cues from unrelated households.
+   long visit note does not sum weak cues from unrelated households. When the whole message is
+   not urgent, the sentences holding the cues are read on their own: a question about a permit
+   followed by "隔壁门缝里在冒烟" is urgent, and about the smoke.
 
 The work on top of the cut is one or two dictionary lookups per character plus a little
 bookkeeping per match.
@@ -771,13 +775,7 @@ class Classifier:
         else:
             confidence = (s1 / (s1 + s2)) * (s1 / (s1 + EVIDENCE_SCALE))
             runner_up = CATEGORY_CODES[second] if s2 > 0 else None
-            ranked = sorted(
-                (-weight * factor, key)
-                for key, factor, cats in counted
-                for ci, weight in cats
-                if ci == top
-            )
-            keywords = tuple(dict.fromkeys(k for _, k in ranked))[:MAX_KEYWORDS]
+            keywords = _keywords(counted, top)
             category = CATEGORY_CODES[top] if confidence >= self._threshold else UNSURE
 
         # urgency
@@ -800,17 +798,7 @@ class Classifier:
                 if l_result[0] is not None:
                     urgent_cue, fired, total = l_result
                     runner_up, category, top, confidence = category, l_category, l_top, l_conf
-                    keywords = tuple(
-                        dict.fromkeys(
-                            key
-                            for _, key in sorted(
-                                (-weight * factor, key)
-                                for key, factor, cats in counted
-                                for ci, weight in cats
-                                if ci == top
-                            )
-                        )
-                    )[:MAX_KEYWORDS]
+                    keywords = _keywords(counted, top)
         classification = Classification(
             category=category,
             confidence=round(min(1.0, max(0.0, confidence)), 4),
@@ -975,6 +963,16 @@ class Classifier:
                     framed = kind != 0
             return framed
         return False
+
+
+def _keywords(
+    counted: list[tuple[str, float, tuple[tuple[int, float], ...]]], top: int
+) -> tuple[str, ...]:
+    """The terms that spoke for category ``top``, strongest first (the reasons shown)."""
+    ranked = sorted(
+        (-weight * factor, key) for key, factor, cats in counted for ci, weight in cats if ci == top
+    )
+    return tuple(dict.fromkeys(key for _, key in ranked))[:MAX_KEYWORDS]
 
 
 # --- loading -----------------------------------------------------------------------------------
