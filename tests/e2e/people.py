@@ -3,6 +3,7 @@ and read what they received, as a person would."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,10 +36,19 @@ class Pressed:
 
 
 class Person:
-    def __init__(self, client: SandboxClient, user_id: int, first_name: str = "") -> None:
+    def __init__(
+        self,
+        client: SandboxClient,
+        user_id: int,
+        first_name: str = "",
+        outbox_delivered: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.client = client
         self.user_id = user_id
         self.first_name = first_name or f"用户{user_id}"
+        # waits until the notices that are due have left the outbox (the paced sender delivers
+        # them after the reply, so a quiet moment of the Bot API alone does not prove it)
+        self.outbox_delivered = outbox_delivered
 
     async def messages(self) -> list[Message]:
         return await self.client.messages(self.user_id)
@@ -53,6 +63,11 @@ class Person:
 
     async def _settle(self) -> None:
         assert await self.client.wait_idle(quiet_ms=150, timeout_s=10), "the bot did not go quiet"
+        if self.outbox_delivered is not None:
+            await self.outbox_delivered()
+            assert await self.client.wait_idle(quiet_ms=50, timeout_s=10), (
+                "the bot did not go quiet"
+            )
 
     async def send(self, text: str) -> list[Message]:
         """Type a message; returns the bot's messages that arrived after it."""
