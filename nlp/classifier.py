@@ -150,7 +150,6 @@ _RESOLVED: Final = 1024  # "没大碍", "修好了": cancels the cues before it
 _CONTEXT: Final = 2048  # only in combo groups naming who or what ("老人", "煤气"): never cancelled
 _LASTING: Final = 4096  # words of despair: past and "resolved" markers do not cancel them
 _HABIT: Final = 8192  # "一下雨就": a past marker for ordinary cues only
-_STEADY: Final = 16384  # an always cue (fire, gas, sparks): habits do not cancel it
 # a "now" word at most this many characters before a "resolved" word belongs to it ("现在已经好了")
 _NOW_REACH: Final = 2
 _URGENCY_FLAGS: Final = _NEG | _PAST | _HEDGE | _AFTER | _BLOCK | _HYPO | _NOW | _RESOLVED | _HABIT
@@ -252,7 +251,6 @@ class Classifier:
             for w in group
         }
         lasting_words = {w.lower() for name in lex.lasting_groups for w in lex.word_groups[name]}
-        steady_words = set(always)
         bit = 0
         for combo in lex.combos:
             mask = 0
@@ -299,8 +297,6 @@ class Classifier:
                 flag |= _CONTEXT
             if key in lasting_words:
                 flag |= _LASTING
-            if key in steady_words:
-                flag |= _STEADY
             pattern = compile_pattern(key) if not suffix and is_pattern(key) else None
             if suffix:
                 cat_mode, cue_mode = (_END if cat_w else _NONE), _NONE
@@ -596,7 +592,6 @@ class Classifier:
         cat_sel: list[tuple[int, _Entry, float]] = []
         cue_sel: list[tuple[int, int, _Entry]] = []
         not_cat_ends: list[int] = []
-        hedged = False
         hedges: list[int] = []  # starts of hedges
         negs: list[tuple[int, int]] = []  # (start, end) of negators
         # (start, kind): _PAST for a past or hypothetical marker, _HABIT for a habit, 0 for "now"
@@ -652,7 +647,6 @@ class Classifier:
                     taken_cue |= span
                     if flags & _URGENCY_FLAGS:
                         if flags & _HEDGE:
-                            hedged = True
                             hedges.append(start)
                         if flags & _NEG:
                             negs.append((start, end))
@@ -711,7 +705,7 @@ class Classifier:
                     frames if framed and not lasting else [],
                     breaks,
                     sentence,
-                    steady=bool(entry.flags & _STEADY),
+                    steady=entry.always > 0,
                 ):
                     continue
                 live.append((sentence, start, entry))
@@ -780,7 +774,7 @@ class Classifier:
 
         # urgency
         urgent_cue, fired, total = self._decide(
-            top, category, confidence, always_cues, best, hedged=hedged
+            top, category, confidence, always_cues, best, hedged=bool(hedges)
         )
         if urgent_cue is None and category != UNSURE and breaks and live:
             # A message can be about two things ("想问问居住证怎么续签。还有个事，隔壁门缝里在冒烟"):
@@ -819,7 +813,7 @@ class Classifier:
             matched=tuple(dict.fromkeys(key for _, key in found)),
             cues=tuple(term for _, term in fired),
             urgency=total,
-            hedged=hedged,
+            hedged=bool(hedges),
         )
 
     def _decide(

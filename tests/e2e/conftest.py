@@ -6,18 +6,15 @@ marked `expect_violations` (the tests of the stand-in's own checks).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlmodel import col, func, select
 
 from bot.sandbox import Sandbox
 from bot.standin.client import SandboxClient
 from config.settings import Settings
 from nlp.classifier import Classifier
 from services.clock import ManualClock
-from storage.models import Outbox, OutboxStatus
 from tests.e2e.people import Person
 
 
@@ -60,27 +57,13 @@ async def client(sandbox: Sandbox) -> AsyncIterator[SandboxClient]:
 
 
 @pytest.fixture
-def person(client: SandboxClient, sandbox: Sandbox, clock: ManualClock) -> Callable[..., Person]:
+def person(client: SandboxClient, sandbox: Sandbox) -> Callable[..., Person]:
     """`person(user_id, name)` makes a simulated user that talks to the bot."""
 
     async def outbox_delivered() -> None:
-        # rows due now are claimed and sent; rows for later (a retry, a reminder) are not waited for
-        assert sandbox.session_factory is not None
-        for _ in range(250):
-            async with sandbox.session_factory() as session:
-                waiting = (
-                    await session.exec(
-                        select(func.count())
-                        .select_from(Outbox)
-                        .where(
-                            col(Outbox.status).in_([OutboxStatus.pending, OutboxStatus.sending]),
-                            col(Outbox.next_try_at) <= clock.now(),
-                        )
-                    )
-                ).one()
-            if not waiting:
-                return
-            await asyncio.sleep(0.02)
+        # rows due now are sent; rows for later (a retry, a reminder) are not waited for
+        assert sandbox.sender is not None
+        await sandbox.sender.drain(timeout=5)
 
     def make(user_id: int, first_name: str = "") -> Person:
         return Person(client, user_id, first_name, outbox_delivered)
