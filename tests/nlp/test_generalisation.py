@@ -363,9 +363,20 @@ TUNED_BATCHES = (
     "youngfamilies",
     "nextdoor",
     "money",
+    # held out in the sixth session (early winter in 沧浪, a 金阊 volunteers' channel, a month
+    # around 虎丘 and 留园), scored there as totals only; tuned on since
+    "holdout14",
+    "holdout15",
+    "holdout16",
+    # the seventh session's batches: building works and tradespeople; people living alone;
+    # school children and teenagers; oblique and understated messages (35% urgent)
+    "building",
+    "alone",
+    "school",
+    "oblique",
 )
 # scored as totals only, never looked at line by line, never tuned on
-HELD_OUT_BATCHES = ("holdout14", "holdout15", "holdout16")
+HELD_OUT_BATCHES = ("holdout17", "holdout18", "holdout19")
 
 
 def test_fresh_batches_are_new_text() -> None:
