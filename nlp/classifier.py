@@ -311,7 +311,8 @@ class Classifier:
                     cat_mode = _WHOLE if single else _FREE
                 else:
                     cat_mode = _WHOLE if flag & (_NOT_CAT | _STOP) else _NONE
-                if cue_w or always_w or combo_w:
+                if cue_w or always_w or combo_w or flag & _URGENCY_FLAGS == _BLOCK:
+                    # a word set to 0 ("扶手断了") reaches as far as the cues it hides
                     cue_mode = _WHOLE if single else _FREE
                 elif flag & _URGENCY_FLAGS:
                     cue_mode = _WHOLE if single else _START

@@ -257,6 +257,21 @@ def test_a_pattern_set_to_zero_blocks_the_cues_inside_it(classifier: Classifier)
     # the registration is still "in" the flat: nobody is trapped
     assert not small.classify("房东户口还在里面不肯迁").urgent
 
+def test_a_word_set_to_zero_blocks_even_when_it_starts_inside_a_word(
+    classifier: Classifier,
+) -> None:
+    # jieba cuts "楼梯扶手/断/了": "扶手断了" starts inside a word, as the cue "手断了" does
+    lexicon = Lexicon(
+        urgent_threshold=0.5,
+        urgent_categories=("facilities",),
+        urgent_cues={"手断了": 0.8, "扶手断了": 0.0},
+        terms={"facilities": {"楼梯": 1.0}},
+    )
+    small = classifier.with_lexicon(lexicon)
+    assert not small.classify("楼梯扶手断了一截，老人只能扶墙").urgent
+    assert small.classify("楼梯上摔了，手断了").urgent
+
+
 
 def test_words_in_the_gap_of_a_pattern_still_count(classifier: Classifier) -> None:
     lexicon = Lexicon(
