@@ -36,7 +36,8 @@ How a message is read:
    means…) add up unless a category where danger is not expected clearly won or a hedge ("不急",
    "有空再来") calms the message. They add up per window of two neighbouring sentences, so that a
    long visit note does not sum weak cues from unrelated households. When the whole message is
-   not urgent, the sentences holding the cues are read on their own: a question about a permit
+   not urgent, or urgent in a category where danger is not expected and no combo points to that
+   category, the sentences holding the cues are read on their own: a question about a permit
    followed by "隔壁门缝里在冒烟" is urgent, and about the smoke.
 
 The work on top of the cut is one or two dictionary lookups per character plus a little
@@ -338,6 +339,11 @@ class Classifier:
         self._gate = frozenset(CATEGORY_CODES.index(c) for c in lex.urgent_categories)
         self._calm = frozenset(CATEGORY_CODES.index(c) for c in CALM_CATEGORIES)
         # explicit combos written for a calm category ("欠薪老板正要跑路" is legal) still count there
+        self._combo_category = {
+            combo.name: CATEGORY_CODES.index(combo.category)
+            for combo in lex.combos
+            if combo.category
+        }
         self._calm_combos = {
             combo.name: CATEGORY_CODES.index(combo.category)
             for combo in lex.combos
@@ -777,10 +783,16 @@ class Classifier:
         urgent_cue, fired, total = self._decide(
             top, category, confidence, always_cues, best, hedged=bool(hedges)
         )
-        if urgent_cue is None and category != UNSURE and breaks and live:
+        if (
+            (urgent_cue is None or self._routes_elsewhere(top, fired, combo_boost))
+            and category != UNSURE
+            and breaks
+            and live
+        ):
             # A message can be about two things ("想问问居住证怎么续签。还有个事，隔壁门缝里在冒烟"):
             # when the sentences holding the cues are, on their own, about a category where
-            # danger is expected, they decide the category and the urgency.
+            # danger is expected, they decide the category and the urgency (also when the
+            # whole message was found urgent in a category where danger is not expected).
             local = self._local_top(cat_sel, live, breaks, top)
             if local is not None:
                 l_top, l_conf, sentences = local
@@ -855,6 +867,18 @@ class Classifier:
             if fired and total >= self._urgent_threshold - _EPSILON:
                 return "+".join(term for _, term in fired), fired, total
         return None, fired, total
+
+    def _routes_elsewhere(
+        self, top: int, fired: list[tuple[float, str]], combo_boost: dict[int, float]
+    ) -> bool:
+        """Whether an urgent message found in ``top`` may still be routed by its cue sentences:
+        ``top`` is a category where danger is not expected and no fired combo points to it
+        ("急救车被车堵归停车" keeps a blocked ambulance with parking)."""
+        return (
+            top not in self._gate
+            and top not in combo_boost
+            and not any(self._combo_category.get(term.split("(")[0]) == top for _, term in fired)
+        )
 
     def _local_top(
         self,

@@ -257,6 +257,7 @@ def test_a_pattern_set_to_zero_blocks_the_cues_inside_it(classifier: Classifier)
     # the registration is still "in" the flat: nobody is trapped
     assert not small.classify("房东户口还在里面不肯迁").urgent
 
+
 def test_a_word_set_to_zero_blocks_even_when_it_starts_inside_a_word(
     classifier: Classifier,
 ) -> None:
@@ -270,7 +271,6 @@ def test_a_word_set_to_zero_blocks_even_when_it_starts_inside_a_word(
     small = classifier.with_lexicon(lexicon)
     assert not small.classify("楼梯扶手断了一截，老人只能扶墙").urgent
     assert small.classify("楼梯上摔了，手断了").urgent
-
 
 
 def test_words_in_the_gap_of_a_pattern_still_count(classifier: Classifier) -> None:
@@ -328,6 +328,21 @@ def test_an_emergency_told_in_passing_decides_the_category(classifier: Classifie
     assert classifier.classify(question).category == "affairs"
     both = classifier.classify(question + "还有个事，隔壁门缝里在往外冒烟，敲了半天没人应")
     assert (both.category, both.urgent) == ("safety", True)
+
+
+def test_an_urgent_message_is_routed_by_its_cue_sentences(classifier: Classifier) -> None:
+    # found urgent as a whole, but in a category where danger is not expected: the sentences
+    # with the cues (an older person not back) decide where it goes
+    text = (
+        "请问老年大学书法班还招人吗？另外楼下陆阿婆早上出门买菜到现在没回来，她有点糊涂，手机也没带"
+    )
+    result = classifier.classify(text)
+    assert (result.category, result.urgent) == ("elderly", True)
+    # a combo written for the category keeps it there: a landlord throwing a tenant out is legal
+    landlord = classifier.classify(
+        "房东现在带着两个人在把我屋里的东西往楼下扔！合同还有四个月才到期，我该怎么办"
+    )
+    assert (landlord.category, landlord.urgent) == ("legal", True)
 
 
 def test_a_marker_does_not_hide_a_category_term_inside_it(classifier: Classifier) -> None:
