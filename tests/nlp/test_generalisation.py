@@ -374,6 +374,8 @@ TUNED_BATCHES = (
     "alone",
     "school",
     "oblique",
+    # homes and stairwells: kitchens, gas, heaters, wiring, water, doors, pets
+    "homes",
 )
 # scored as totals only, never looked at line by line, never tuned on
 HELD_OUT_BATCHES = ("holdout17", "holdout18", "holdout19")
