@@ -376,6 +376,9 @@ TUNED_BATCHES = (
     "oblique",
     # homes and stairwells: kitchens, gas, heaters, wiring, water, doors, pets
     "homes",
+    # bodies and minds in lay words; streets, canals, markets and courtyards out of doors
+    "symptoms",
+    "outdoors",
 )
 # scored as totals only, never looked at line by line, never tuned on
 HELD_OUT_BATCHES = ("holdout17", "holdout18", "holdout19")
