@@ -379,6 +379,8 @@ TUNED_BATCHES = (
     # bodies and minds in lay words; streets, canals, markets and courtyards out of doors
     "symptoms",
     "outdoors",
+    # volunteers' visit notes and grid workers' daily logs in note-taking style
+    "visits",
 )
 # scored as totals only, never looked at line by line, never tuned on
 HELD_OUT_BATCHES = ("holdout17", "holdout18", "holdout19")
