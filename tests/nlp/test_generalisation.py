@@ -380,7 +380,7 @@ TUNED_BATCHES = (
     "symptoms",
     "outdoors",
     # volunteers' visit notes and grid workers' daily logs in note-taking style
-    "visits",
+    "visitnotes",
 )
 # scored as totals only, never looked at line by line, never tuned on
 HELD_OUT_BATCHES = ("holdout17", "holdout18", "holdout19")
