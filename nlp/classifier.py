@@ -338,12 +338,13 @@ class Classifier:
         self._compile_variants(lex.variants)
         self._gate = frozenset(CATEGORY_CODES.index(c) for c in lex.urgent_categories)
         self._calm = frozenset(CATEGORY_CODES.index(c) for c in CALM_CATEGORIES)
-        # explicit combos written for a calm category ("欠薪老板正要跑路" is legal) still count there
+        # the category each combo points to ("急救车被车堵归停车" points to parking)
         self._combo_category = {
             combo.name: CATEGORY_CODES.index(combo.category)
             for combo in lex.combos
             if combo.category
         }
+        # explicit combos written for a calm category ("欠薪老板正要跑路" is legal) still count there
         self._calm_combos = {
             combo.name: CATEGORY_CODES.index(combo.category)
             for combo in lex.combos
