@@ -850,7 +850,7 @@ class Classifier:
             # after a fire is not an emergency now), except combos written for that category.
             # A fired combo is labelled "name(words)".
             always_cues = [
-                cue for cue in always_cues if self._calm_combos.get(cue[1].split("(")[0]) == top
+                cue for cue in always_cues if self._calm_combos.get(_combo_name(cue[1])) == top
             ]
         if always_cues:
             strongest = max(always_cues)
@@ -878,7 +878,7 @@ class Classifier:
         return (
             top not in self._gate
             and top not in combo_boost
-            and not any(self._combo_category.get(term.split("(")[0]) == top for _, term in fired)
+            and not any(self._combo_category.get(_combo_name(term)) == top for _, term in fired)
         )
 
     def _local_top(
@@ -944,7 +944,7 @@ class Classifier:
                 if combo_mask & mask == mask:
                     words = [w for b, w in combo_words.items() if b & mask]
                     if weight:
-                        fired.append((weight, f"{name}({'+'.join(words)})"))
+                        fired.append((weight, _combo_label(name, words)))
                         if is_explicit:
                             explicit.append(fired[-1])
                     if category >= 0 and boost > combo_boost.get(category, 0.0):
@@ -983,6 +983,16 @@ class Classifier:
                     framed = kind != 0
             return framed
         return False
+
+
+def _combo_label(name: str, words: list[str]) -> str:
+    """How a fired combo is shown as a reason: "name(word+word)"."""
+    return f"{name}({'+'.join(words)})"
+
+
+def _combo_name(label: str) -> str:
+    """The combo's name in a reason made by ``_combo_label`` (or the cue itself)."""
+    return label.split("(", 1)[0]
 
 
 def _keywords(
